@@ -1,0 +1,5 @@
+import sys
+
+from downwind.cli.main import main
+
+sys.exit(main())

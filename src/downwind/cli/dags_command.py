@@ -1,0 +1,141 @@
+"""``downwind dags list|show|list-import-errors`` and ``downwind tasks list``."""
+
+from __future__ import annotations
+
+import argparse
+
+from downwind.cli.output import print_json, print_table
+from downwind.dag.discovery import collect_configured_dags
+
+
+def _next_run(dag) -> str:
+    from datetime import UTC, datetime
+
+    interval = dag.timetable.next_dagrun_interval(
+        last_interval=None,
+        start_date=dag.start_date,
+        end_date=dag.end_date,
+        catchup=dag.catchup,
+        now=datetime.now(UTC),
+    )
+    return interval.start.isoformat() if interval else ""
+
+
+def list_dags(args: argparse.Namespace) -> int:
+    """Every DAG found, with its file, schedule and owner."""
+    bag = collect_configured_dags()
+    rows = [
+        {
+            "dag_id": dag.dag_id,
+            "fileloc": dag.fileloc,
+            "owners": dag.owner,
+            "schedule": dag.timetable.summary,
+            "catchup": dag.catchup,
+            "tags": dag.tags,
+            "tasks": len(dag.task_dict),
+        }
+        for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id)
+    ]
+    if args.output == "json":
+        print_json(rows)
+    else:
+        print_table(
+            ["dag_id", "schedule", "tasks", "owners", "tags", "fileloc"],
+            [
+                [
+                    r["dag_id"],
+                    r["schedule"],
+                    str(r["tasks"]),
+                    r["owners"],
+                    ",".join(r["tags"]),
+                    r["fileloc"],
+                ]
+                for r in rows
+            ],
+        )
+    if bag.import_errors and args.output != "json":
+        print(
+            f"\n{len(bag.import_errors)} DAG file(s) failed to import; "
+            "see `downwind dags list-import-errors`."
+        )
+    return 0
+
+
+def list_import_errors(args: argparse.Namespace) -> int:
+    """Files that failed to import, with their tracebacks; exit status 1 if any."""
+    bag = collect_configured_dags()
+    errors = [{"filepath": path, "error": text} for path, text in bag.import_errors.items()]
+    if args.output == "json":
+        print_json(errors)
+    elif not errors:
+        print("No import errors.")
+    else:
+        for error in errors:
+            print(
+                f"{error['filepath']}\n{'-' * len(error['filepath'])}\n{error['error'].rstrip()}\n"
+            )
+    return 1 if errors else 0
+
+
+def show_dag(args: argparse.Namespace) -> int:
+    """The DAG's tasks as a tree from its roots, or Graphviz dot with ``--dot``."""
+    dag = collect_configured_dags().get_dag(args.dag_id)
+    if args.dot:
+        print(dag_to_dot(dag))
+        return 0
+    print(f"{dag.dag_id}  (schedule: {dag.timetable.summary}, {len(dag.task_dict)} tasks)")
+    for line in tree_lines(dag):
+        print(line)
+    return 0
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    """The DAG's task ids in dependency order, or as a tree with ``--tree``."""
+    dag = collect_configured_dags().get_dag(args.dag_id)
+    if args.tree:
+        for line in tree_lines(dag):
+            print(line)
+    else:
+        for task in dag.topological_sort():
+            print(task.task_id)
+    return 0
+
+
+def tree_lines(dag) -> list[str]:
+    """Each root with its downstream tasks indented below it; a task reached again is
+    marked ``(see above)`` rather than repeated with its subtree."""
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def walk(task, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└── " if last else "├── ")
+        repeated = task.task_id in seen
+        label = f"{task.task_id} <{task.task_type}>" + (" (see above)" if repeated else "")
+        lines.append(prefix + branch + label)
+        if repeated:
+            return
+        seen.add(task.task_id)
+        children = task.downstream_list
+        child_prefix = prefix if top else prefix + ("    " if last else "│   ")
+        for i, child in enumerate(children):
+            walk(child, child_prefix, i == len(children) - 1, False)
+
+    for root in sorted(dag.roots, key=lambda t: t.task_id):
+        walk(root, "", True, True)
+    return lines
+
+
+def dag_to_dot(dag) -> str:
+    """The DAG in Graphviz dot syntax, left to right."""
+
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {quote(dag.dag_id)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for task in dag.topological_sort():
+        lines.append(f"  {quote(task.task_id)} [label={quote(task.task_id)}];")
+    for task in dag.topological_sort():
+        for child in sorted(task.downstream_task_ids):
+            lines.append(f"  {quote(task.task_id)} -> {quote(child)};")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Authoring model: DAG, operators, TaskFlow, params, graph checks."""

@@ -1,0 +1,104 @@
+"""``BashOperator``: run a shell command; its last line of output is the XCom value."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Container
+from typing import Any, ClassVar
+
+from downwind.dag.baseoperator import BaseOperator
+from downwind.exceptions import TaskException, TaskSkipped
+
+
+class BashOperator(BaseOperator):
+    """Run ``bash_command`` with ``bash -c`` in its own process group.
+
+    A non-zero exit fails the task, except ``skip_on_exit_code`` (99 by default), which
+    skips it. ``env`` replaces the environment unless ``append_env`` is true. A command
+    ending in ``.sh`` or ``.bash`` is read from that template file.
+    """
+
+    template_fields: ClassVar = ("bash_command", "env", "cwd")
+    template_ext: ClassVar = (".sh", ".bash")
+    template_fields_renderers: ClassVar = {"bash_command": "bash", "env": "json"}
+    ui_color = "#f0ede4"
+
+    def __init__(
+        self,
+        *,
+        bash_command: str,
+        env: dict[str, str] | None = None,
+        append_env: bool = False,
+        output_encoding: str = "utf-8",
+        skip_on_exit_code: int | Container[int] | None = 99,
+        cwd: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bash_command = bash_command
+        self.env = env
+        self.append_env = append_env
+        self.output_encoding = output_encoding
+        if skip_on_exit_code is None:
+            skip_on_exit_code = ()
+        elif isinstance(skip_on_exit_code, int):
+            skip_on_exit_code = (skip_on_exit_code,)
+        self.skip_on_exit_code = skip_on_exit_code
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _environment(self, context: dict[str, Any]) -> dict[str, str]:
+        env = dict(os.environ) if self.env is None or self.append_env else {}
+        env.update({k: str(v) for k, v in (self.env or {}).items()})
+        ti = context["ti"]
+        env.update(
+            {
+                "DOWNWIND_CTX_DAG_ID": ti.dag_id,
+                "DOWNWIND_CTX_TASK_ID": ti.task_id,
+                "DOWNWIND_CTX_RUN_ID": ti.run_id,
+                "DOWNWIND_CTX_LOGICAL_DATE": context["ts"],
+                "DOWNWIND_CTX_TRY_NUMBER": str(ti.try_number),
+            }
+        )
+        return env
+
+    def execute(self, context: dict[str, Any]) -> str | None:
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            raise TaskException(f"cwd {self.cwd!r} does not exist or is not a directory")
+        self.log.info("Running command: %s", self.bash_command)
+        self._process = subprocess.Popen(
+            ["bash", "-c", self.bash_command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.cwd,
+            env=self._environment(context),
+            start_new_session=True,
+        )
+        last_line = None
+        assert self._process.stdout is not None
+        for raw in self._process.stdout:
+            last_line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip("\n")
+            self.log.info("%s", last_line)
+        code = self._process.wait()
+        self.log.info("Command exited with return code %d", code)
+        if code in self.skip_on_exit_code:
+            raise TaskSkipped(f"bash command exited with code {code}")
+        if code != 0:
+            raise TaskException(f"bash command failed: it exited with code {code}")
+        return last_line
+
+    def on_kill(self) -> None:
+        """Kill the command's whole process group (the command and its children)."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(os.getpgid(process.pid), signal.SIGTERM)
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,1 @@
+"""Runs one task try: build the context, render templates, execute, map the outcome to a state."""

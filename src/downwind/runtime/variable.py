@@ -1,0 +1,63 @@
+"""``Variable``: key/value settings that task code and templates read at run time."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from downwind.exceptions import DownwindException, VariableNotFound
+from downwind.runtime.current import current_client
+
+_NOTSET: Any = object()
+
+
+def lookup_variable(key: str) -> str | None:
+    """The raw value of variable ``key``: through the running task's client, else from the
+    ``DOWNWIND_VAR_<KEY>`` environment variable."""
+    client = current_client()
+    if client is not None:
+        return client.get_variable(key)
+    from downwind.runtime.variables import variable_from_env
+
+    return variable_from_env(key, os.environ)
+
+
+class Variable:
+    """Read (and set) variables, as in Airflow: ``Variable.get("key", default_var=None)``."""
+
+    @staticmethod
+    def get(
+        key: str,
+        default_var: Any = _NOTSET,
+        deserialize_json: bool = False,
+        *,
+        default: Any = _NOTSET,
+    ) -> Any:
+        """The value of ``key`` (JSON-decoded if ``deserialize_json``), or the default.
+
+        Without a default, an undefined variable raises
+        :class:`~downwind.exceptions.VariableNotFound`.
+        """
+        value = lookup_variable(key)
+        if value is None:
+            if default_var is not _NOTSET:
+                return default_var
+            if default is not _NOTSET:
+                return default
+            raise VariableNotFound(
+                f"variable '{key}' is not defined (define it, or set the environment "
+                f"variable DOWNWIND_VAR_{key.upper()})"
+            )
+        return json.loads(value) if deserialize_json else value
+
+    @staticmethod
+    def set(key: str, value: Any, serialize_json: bool = False) -> None:
+        """Set ``key`` from task code (through the running task's client)."""
+        client = current_client()
+        if client is None:
+            raise DownwindException(
+                "Variable.set() works inside a running task; outside one use "
+                "`downwind variables set`"
+            )
+        client.set_variable(key, json.dumps(value) if serialize_json else str(value))

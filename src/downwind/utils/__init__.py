@@ -1,0 +1,1 @@
+"""Airflow-compatible helper modules (``downwind.utils.dates``)."""
