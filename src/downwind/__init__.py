@@ -6,6 +6,7 @@ stays cheap.
 
 from __future__ import annotations
 
+import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,21 @@ if TYPE_CHECKING:
     from downwind.dag.xcom_arg import XComArg
     from downwind.runtime.connection import Connection
     from downwind.runtime.variable import Variable
+
+
+class _DagPackage(types.ModuleType):
+    """``downwind.dag`` is both the authoring subpackage and the ``@dag`` decorator.
+
+    Python binds a subpackage as an attribute of its parent once it is imported, so
+    ``from downwind import dag`` finds the subpackage ``downwind.dag``, never a lazily
+    exported function. Calling that module therefore does what ``@dag`` does.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return import_module("downwind.dag.taskflow").dag(*args, **kwargs)
+
+
+import_module("downwind.dag").__class__ = _DagPackage
 
 
 def __getattr__(name: str) -> Any:

@@ -51,6 +51,8 @@ TASK_FINISHED: frozenset[TaskInstanceState] = frozenset(
 TASK_ACTIVE: frozenset[TaskInstanceState] = frozenset({TI.QUEUED, TI.RUNNING})
 #: Finished states that count as "failed" for trigger rules.
 TASK_FAILED_STATES: frozenset[TaskInstanceState] = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
+#: States a user may mark a task instance with (besides clearing it to no state).
+USER_MARKABLE: frozenset[TaskInstanceState] = frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED})
 DAG_RUN_FINISHED: frozenset[DagRunState] = frozenset({DagRunState.SUCCESS, DagRunState.FAILED})
 
 _S, _R, _U = Actor.SCHEDULER, Actor.RUNNER, Actor.USER
@@ -85,19 +87,45 @@ _TASK_TRANSITIONS: dict[
 }
 
 
+def _task_state(value: TaskInstanceState | str | None) -> TaskInstanceState | None:
+    if value is None:
+        return None
+    try:
+        return TaskInstanceState(value)
+    except ValueError:
+        raise IllegalStateTransition(f"unknown task instance state {value!r}") from None
+
+
+def _run_state(value: DagRunState | str) -> DagRunState:
+    try:
+        return DagRunState(value)
+    except ValueError:
+        raise IllegalStateTransition(f"unknown DAG run state {value!r}") from None
+
+
 def check_task_transition(
-    old: TaskInstanceState | None, new: TaskInstanceState | None, actor: Actor
+    old: TaskInstanceState | str | None, new: TaskInstanceState | str | None, actor: Actor
 ) -> None:
     """Raise :class:`IllegalStateTransition` unless ``actor`` may move a task instance
     from ``old`` to ``new``.
 
-    A user's mark success/failed may change any state but ``running`` (a running task
-    is stopped first); a user's clear resets any state to no state.
+    A user's mark success/failed/skipped may change any state but ``running`` (a running
+    task is stopped first); a user's clear resets any state to no state. ``old`` and
+    ``new`` may be given as strings (``"success"``); an unknown one is refused.
     """
+    old, new = _task_state(old), _task_state(new)
+    actor = Actor(actor)
     if old == new:
         return
     if actor is Actor.USER:
-        if new is None or old is not TI.RUNNING:
+        if new is None:
+            return
+        if new not in USER_MARKABLE:
+            raise IllegalStateTransition(
+                f"a user may not set a task instance to {new}: mark it "
+                f"{', '.join(sorted(USER_MARKABLE))}, or clear it"
+            )
+        if old is not TI.RUNNING:
             return
         raise IllegalStateTransition(
             f"cannot mark a running task instance {new}: stop it first (it is running)"
@@ -120,9 +148,11 @@ _RUN_TRANSITIONS: dict[tuple[DagRunState, DagRunState], frozenset[Actor]] = {
 }
 
 
-def check_dag_run_transition(old: DagRunState, new: DagRunState, actor: Actor) -> None:
+def check_dag_run_transition(old: DagRunState | str, new: DagRunState | str, actor: Actor) -> None:
     """Raise :class:`IllegalStateTransition` unless ``actor`` may move a DAG run from
     ``old`` to ``new``. A user may mark any run success or failed."""
+    old, new = _run_state(old), _run_state(new)
+    actor = Actor(actor)
     if old == new:
         return
     if actor is Actor.USER and new in DAG_RUN_FINISHED:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from downwind.cli.output import print_json, print_table
 from downwind.dag.discovery import collect_configured_dags
 
 
-def _next_run(dag) -> str:
-    from datetime import UTC, datetime
-
-    interval = dag.timetable.next_dagrun_interval(
-        last_interval=None,
-        start_date=dag.start_date,
-        end_date=dag.end_date,
-        catchup=dag.catchup,
-        now=datetime.now(UTC),
-    )
-    return interval.start.isoformat() if interval else ""
-
-
 def list_dags(args: argparse.Namespace) -> int:
-    """Every DAG found, with its file, schedule and owner."""
+    """Every DAG found, with its file, schedule and owner; files that failed to import
+    are counted on stderr (``dags list-import-errors`` shows them)."""
     bag = collect_configured_dags()
     rows = [
         {
@@ -33,11 +22,14 @@ def list_dags(args: argparse.Namespace) -> int:
             "catchup": dag.catchup,
             "tags": dag.tags,
             "tasks": len(dag.task_dict),
+            "description": dag.description,
         }
         for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id)
     ]
     if args.output == "json":
         print_json(rows)
+    elif not rows:
+        print(f"No DAGs found in {bag.dags_folder}.")
     else:
         print_table(
             ["dag_id", "schedule", "tasks", "owners", "tags", "fileloc"],
@@ -53,10 +45,12 @@ def list_dags(args: argparse.Namespace) -> int:
                 for r in rows
             ],
         )
-    if bag.import_errors and args.output != "json":
+    if bag.import_errors:
+        count = len(bag.import_errors)
         print(
-            f"\n{len(bag.import_errors)} DAG file(s) failed to import; "
-            "see `downwind dags list-import-errors`."
+            f"warning: {count} DAG file{'s' if count > 1 else ''} failed to import; "
+            "see `downwind dags list-import-errors`.",
+            file=sys.stderr,
         )
     return 0
 

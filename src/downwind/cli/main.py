@@ -125,15 +125,33 @@ TOP_LEVEL: dict[str, tuple[str, Configure, str]] = {
 }
 
 
+#: one-line help of each command group
+GROUP_HELP = {
+    "dags": "list, show and test DAGs",
+    "tasks": "list and test the tasks of a DAG",
+    "config": "show the effective configuration",
+}
+
+EPILOG = """examples:
+  downwind dags list
+  downwind dags test download_rocket_launches 2026-01-01
+  downwind tasks test download_rocket_launches notify 2026-01-01
+
+Run `downwind COMMAND --help` for a command's subcommands and options."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (cheap to build: no command module is imported)."""
     parser = argparse.ArgumentParser(
         prog="downwind",
         description="downwind: author, schedule and monitor workflows (Airflow-style DAGs).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     for group, commands in COMMANDS.items():
-        group_parser = groups.add_parser(group, help=f"{group} commands")
+        help_text = GROUP_HELP.get(group, f"{group} commands")
+        group_parser = groups.add_parser(group, help=help_text, description=help_text)
         sub = group_parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
         for name, (help_text, configure, handler) in commands.items():
             cmd = sub.add_parser(name, help=help_text, description=help_text)
@@ -153,12 +171,24 @@ def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``downwind`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``downwind`` console script; returns the exit status.
+
+    Errors a user can fix (unknown DAG, malformed date, bad conf...) are one
+    ``error: ...`` line on stderr and status 1; a usage error is argparse's message and
+    status 2; ``--help`` is status 0.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
     from downwind.exceptions import DownwindException
 
     try:
-        return _resolve(args.handler)(args)
+        status = _resolve(args.handler)(args)
+        # Flush here, not at interpreter exit, so a closed pipe is handled below.
+        sys.stdout.flush()
+        return status
     except DownwindException as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -166,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do, and
+        # keep Python from complaining when it flushes stdout at exit.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

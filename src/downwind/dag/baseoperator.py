@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from downwind.dag.dag import DAG
     from downwind.dag.params import ParamsDict
 
-_TASK_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_TASK_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _WEIGHT_RULES = ("downstream", "upstream", "absolute")
 TaskCallback = Callable[[dict[str, Any]], Any]
 
@@ -73,7 +73,7 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
             accepted = _accepted_arguments(type(self))
             for key, value in defaults.items():
                 if key == "params" and "params" in kwargs:
-                    kwargs["params"] = {**value, **kwargs["params"]}
+                    kwargs["params"] = {**(value or {}), **(kwargs["params"] or {})}
                 elif key in accepted and key not in kwargs:
                     kwargs[key] = value
         init(self, **kwargs)
@@ -145,7 +145,7 @@ class BaseOperator:
                 f"invalid arguments were passed to {type(self).__name__} "
                 f"(task_id: {task_id}): {', '.join(sorted(kwargs))}"
             )
-        if not isinstance(task_id, str) or not _TASK_ID_RE.match(task_id) or len(task_id) > 250:
+        if not isinstance(task_id, str) or not _TASK_ID_RE.fullmatch(task_id) or len(task_id) > 250:
             raise DagDefinitionError(
                 f"invalid task_id {task_id!r}: use letters, digits, '_', '-' and '.' "
                 "(at most 250 characters)"
@@ -304,6 +304,11 @@ class BaseOperator:
 
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+# Operators without an ``__init__`` of their own (EmptyOperator...) run this one, so it
+# applies ``default_args`` too.
+BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
 
 
 def _as_tasks(other: Any) -> list[BaseOperator]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -18,17 +18,44 @@ if TYPE_CHECKING:
     from downwind.dag.baseoperator import BaseOperator
     from downwind.timetables import Timetable
 
-_DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_DAG_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _NOTSET: Any = object()
 DagCallback = Callable[[dict[str, Any]], Any]
 
 
-def _as_aware(value: datetime | None, name: str, tz: ZoneInfo) -> datetime | None:
+def _as_aware(value: datetime | None, name: str, tz: tzinfo) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
         raise DagDefinitionError(f"{name} must be a datetime, got {type(value).__name__}")
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def _dag_timezone(start_date: Any, default: ZoneInfo) -> tzinfo:
+    """The DAG's timezone: that of an aware ``start_date`` (as in Airflow), else the
+    configured default. UTC from ``datetime.UTC`` (what ``days_ago`` returns) is named
+    ``ZoneInfo("UTC")``; a pytz or pendulum zone is taken by its name."""
+    tz = start_date.tzinfo if isinstance(start_date, datetime) else None
+    if tz is None or isinstance(tz, ZoneInfo):
+        return tz or default
+    if isinstance(tz, timezone):
+        return ZoneInfo("UTC") if tz.utcoffset(None) == timedelta(0) else tz
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None) or getattr(tz, "name", None)
+    if isinstance(name, str):
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):
+            pass
+    return tz
+
+
+def _as_tags(tags: Iterable[str] | None, dag_id: str) -> list[str]:
+    values = None if tags is None or isinstance(tags, str) else list(tags)
+    if (tags is not None and values is None) or not all(isinstance(t, str) for t in values or ()):
+        raise DagDefinitionError(
+            f"DAG '{dag_id}': tags must be a list of strings, e.g. tags=[\"etl\"], got {tags!r}"
+        )
+    return sorted(set(values or ()))
 
 
 class DAG:
@@ -70,7 +97,7 @@ class DAG:
         from downwind.dag.params import ParamsDict
         from downwind.timetables import timetable_from_schedule
 
-        if not isinstance(dag_id, str) or not _DAG_ID_RE.match(dag_id) or len(dag_id) > 250:
+        if not isinstance(dag_id, str) or not _DAG_ID_RE.fullmatch(dag_id) or len(dag_id) > 250:
             raise DagDefinitionError(
                 f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.' "
                 "(at most 250 characters)"
@@ -86,8 +113,7 @@ class DAG:
         self.default_args = dict(default_args or {})
         if start_date is None:
             start_date = self.default_args.get("start_date")
-        tz = start_date.tzinfo if isinstance(start_date, datetime) else None
-        self.timezone: ZoneInfo = tz if isinstance(tz, ZoneInfo) else conf.timezone
+        self.timezone: tzinfo = _dag_timezone(start_date, conf.timezone)
         self.start_date = _as_aware(start_date, "start_date", self.timezone)
         self.end_date = _as_aware(
             end_date or self.default_args.get("end_date"), "end_date", self.timezone
@@ -107,7 +133,7 @@ class DAG:
         self.params = ParamsDict(params or {})
         self.max_active_runs = max_active_runs or conf.core.max_active_runs_per_dag
         self.max_active_tasks = max_active_tasks or conf.core.max_active_tasks_per_dag
-        self.tags = sorted(set(tags or ()))
+        self.tags = _as_tags(tags, dag_id)
         self.doc_md = doc_md
         self.dagrun_timeout = dagrun_timeout
         self.on_success_callback = on_success_callback
@@ -140,6 +166,9 @@ class DAG:
         task.dag = self
         if task.start_date is None:
             task.start_date = self.start_date
+        where = f"task '{task.task_id}': "
+        task.start_date = _as_aware(task.start_date, where + "start_date", self.timezone)
+        task.end_date = _as_aware(task.end_date, where + "end_date", self.timezone)
         self.task_dict[task.task_id] = task
 
     @property
@@ -181,7 +210,12 @@ class DAG:
         """Check what cannot be checked while tasks are still being added."""
         self.check_cycle()
         for task in self.task_dict.values():
-            missing = (task.upstream_task_ids | task.downstream_task_ids) - self.task_dict.keys()
+            # ``set - dict.keys()`` would copy the keys for every task: quadratic.
+            missing = {
+                rel
+                for rel in (*task.upstream_task_ids, *task.downstream_task_ids)
+                if rel not in self.task_dict
+            }
             if missing:
                 raise DagDefinitionError(
                     f"task '{task.task_id}' depends on tasks outside DAG '{self.dag_id}': "
@@ -207,17 +241,19 @@ class DAG:
         run_conf: dict[str, Any] | None = None,
         conf: dict[str, Any] | None = None,
         wait_retry_delay: bool = False,
+        execution_date: datetime | None = None,
     ) -> Any:
         """Run one DAG run in this process (like ``downwind dags test``) and return it.
 
-        Each task's progress and log are printed; the returned run has ``state`` and
-        ``task_instances``.
+        Each task's progress and log are printed; the returned run has ``state``,
+        ``task_instances`` and ``xcom(task_id)``. ``execution_date`` is Airflow 2's name
+        of ``logical_date``.
         """
         from downwind.runner.dag_test import run_dag_in_process
 
         return run_dag_in_process(
             self,
-            logical_date=logical_date,
+            logical_date=logical_date if logical_date is not None else execution_date,
             conf=run_conf if run_conf is not None else conf,
             wait_retry_delay=wait_retry_delay,
         )

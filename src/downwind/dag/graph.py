@@ -63,5 +63,9 @@ def topological_order(nodes: Iterable[str], upstream: Mapping[str, Iterable[str]
             if remaining[child] == 0:
                 ready.append(child)
     if len(order) != len(nodes):
-        raise DagCycleError("cannot order tasks: the dependencies contain a cycle")
+        cycle = find_cycle(downstream) or []
+        raise DagCycleError(
+            "cannot order tasks: the dependencies contain a cycle"
+            + (f": {' -> '.join(cycle)}" if cycle else "")
+        )
     return order

@@ -11,11 +11,12 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from downwind.dag.context import current_dag
 from downwind.dag.dag import DAG
+from downwind.dag.params import ParamsDict
 from downwind.dag.xcom_arg import DagParam, XComArg
 from downwind.operators.python import (
     BranchPythonOperator,
@@ -23,27 +24,80 @@ from downwind.operators.python import (
     ShortCircuitOperator,
 )
 
+# Names a task function may declare to receive from the run context (see
+# ``downwind.runner.context.build_context``); a call need not pass them.
+CONTEXT_KEYS = frozenset(
+    {
+        "dag",
+        "task",
+        "ti",
+        "task_instance",
+        "run_id",
+        "dag_run",
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "ds",
+        "ds_nodash",
+        "ts",
+        "ts_nodash",
+        "ts_nodash_with_tz",
+        "prev_data_interval_start_success",
+        "prev_data_interval_end_success",
+        "params",
+        "var",
+        "conn",
+        "macros",
+        "test_mode",
+        "try_number",
+        "map_index",
+        "templates_dict",
+        "inlets",
+        "outlets",
+    }
+)
+
 
 def _infers_multiple_outputs(function: Callable[..., Any]) -> bool:
+    """True when the function is annotated to return a mapping (``-> dict[str, int]``,
+    a ``TypedDict``...), as in Airflow."""
     try:
         hints = typing.get_type_hints(function)
     except Exception:
         return False
     returns = hints.get("return")
     origin = typing.get_origin(returns) or returns
-    return origin in (dict, typing.Dict)  # noqa: UP006
+    return isinstance(origin, type) and issubclass(origin, Mapping)
 
 
-def _unique_task_id(task_id: str) -> str:
-    """``task_id``, or ``task_id__N`` if the current DAG already has that id (as Airflow)."""
-    dag = current_dag()
+def _check_call(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> None:
+    """Raise ``TypeError`` for a call the function cannot take; context keys it declares
+    (``ti``, ``ds``...) are filled in at run time, so the call may leave them out."""
+    signature = inspect.signature(function)
+    bound = signature.bind_partial(*args, **kwargs)
+    missing = [
+        name
+        for name, param in signature.parameters.items()
+        if param.default is param.empty
+        and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+        and name not in bound.arguments
+        and (name not in CONTEXT_KEYS or param.kind is param.POSITIONAL_ONLY)
+    ]
+    if missing:
+        raise TypeError(
+            f"{function.__name__}() missing required argument(s): "
+            f"{', '.join(repr(name) for name in missing)}"
+        )
+
+
+def _unique_task_id(task_id: str, dag: DAG | None) -> str:
+    """``task_id``, or ``task_id__N`` if ``dag`` already has that id (as Airflow)."""
     if dag is None or task_id not in dag.task_dict:
         return task_id
     base = re.sub(r"__\d+$", "", task_id)
+    pattern = re.compile(rf"{re.escape(base)}__(\d+)")
     numbers = [
-        int(existing.rsplit("__", 1)[1])
-        for existing in dag.task_dict
-        if existing.startswith(f"{base}__") and existing.rsplit("__", 1)[1].isdigit()
+        int(match.group(1)) for existing in dag.task_dict if (match := pattern.fullmatch(existing))
     ]
     return f"{base}__{max(numbers, default=0) + 1}"
 
@@ -67,8 +121,11 @@ class TaskDecorator:
         self.kwargs = kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
-        inspect.signature(self.function).bind(*args, **kwargs)  # a wrong call fails here
-        task_id = _unique_task_id(self.kwargs.get("task_id", self.function.__name__))
+        _check_call(self.function, args, kwargs)  # a wrong call fails here, not at run time
+        task_id = _unique_task_id(
+            self.kwargs.get("task_id", self.function.__name__),
+            self.kwargs.get("dag") or current_dag(),
+        )
         operator = self.operator_class(
             **{**self.kwargs, "task_id": task_id},
             python_callable=self.function,
@@ -126,17 +183,24 @@ def dag(dag_id: str | Callable[..., Any] | None = None, **dag_kwargs: Any) -> An
 
     def wrap(function: Callable[..., Any]) -> Callable[..., DAG]:
         signature = inspect.signature(function)
+        names = [
+            name
+            for name, param in signature.parameters.items()
+            if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+        ]
 
         @functools.wraps(function)
         def factory(*args: Any, **kwargs: Any) -> DAG:
             bound = signature.bind_partial(*args, **kwargs)
             bound.apply_defaults()
-            params = dict(dag_kwargs.get("params") or {})
-            for name, value in bound.arguments.items():
-                params.setdefault(name, value)
-            for name, param in signature.parameters.items():
-                if name not in bound.arguments and param.default is param.empty:
-                    params.setdefault(name, None)
+            params = ParamsDict(dag_kwargs.get("params") or {})
+            for name in names:
+                if name in bound.arguments:
+                    # A call's argument or the function's default sets the param's value
+                    # (a Param declared in ``params`` keeps its schema), as in Airflow.
+                    params[name] = bound.arguments[name]
+                elif name not in params:
+                    params[name] = None
             options = {**dag_kwargs, "params": params}
             options.setdefault("doc_md", inspect.cleandoc(function.__doc__ or "") or None)
             options.setdefault("fileloc", inspect.getsourcefile(function))
@@ -145,7 +209,7 @@ def dag(dag_id: str | Callable[..., Any] | None = None, **dag_kwargs: Any) -> An
                 **{k: v for k, v in options.items() if k != "dag_id"},
             )
             with new_dag:
-                function(**{name: DagParam(name) for name in signature.parameters})
+                function(**{name: DagParam(name) for name in names})
             return new_dag
 
         return factory

@@ -1,1 +1,1 @@
-"""Example DAGs shipped with downwind (loaded when [core] load_examples is on)."""
+"""Example pipelines shipped with downwind (loaded when [core] load_examples is on)."""

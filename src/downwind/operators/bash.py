@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Container
 from typing import Any, ClassVar
 
 from downwind.dag.baseoperator import BaseOperator
 from downwind.exceptions import TaskException, TaskSkipped
+
+#: How long the command gets to exit after SIGTERM (and then after SIGKILL).
+_KILL_GRACE_SECONDS = 5.0
 
 
 class BashOperator(BaseOperator):
@@ -68,8 +74,10 @@ class BashOperator(BaseOperator):
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise TaskException(f"cwd {self.cwd!r} does not exist or is not a directory")
         self.log.info("Running command: %s", self.bash_command)
+        # Found on this process's PATH: ``env`` may replace the environment without one.
+        bash = shutil.which("bash") or "bash"
         self._process = subprocess.Popen(
-            ["bash", "-c", self.bash_command],
+            [bash, "-c", self.bash_command],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -91,14 +99,57 @@ class BashOperator(BaseOperator):
         return last_line
 
     def on_kill(self) -> None:
-        """Kill the command's whole process group (the command and its children)."""
+        """Kill the command's whole process group (the command and its children).
+
+        SIGTERM first; whatever of the group is still there after a grace period gets
+        SIGKILL, so a child that ignores SIGTERM or outlives its shell is stopped too.
+        """
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
+        # The command leads its own session, so its process group id is its pid; that
+        # stays valid for the children after the shell itself has been reaped.
+        if not _signal_group(process.pid, signal.SIGTERM):
+            return
+        deadline = time.monotonic() + _KILL_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            process.poll()  # reap the shell
+            if not _group_alive(process.pid):
+                return
+            time.sleep(0.02)
+        self.log.warning("The command did not stop on SIGTERM: sending SIGKILL")
+        _signal_group(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=_KILL_GRACE_SECONDS)
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to process group ``pgid``; False if the group no longer exists."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. Zombies do not count: a killed
+    child handed to an init process that reaps slowly is gone for our purpose."""
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs: trust the signal check
+        return True
+    for name in entries:
+        if not name.isdigit():
+            continue
         try:
-            os.killpg(os.getpgid(process.pid), signal.SIGTERM)
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(os.getpgid(process.pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # after the command name: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False

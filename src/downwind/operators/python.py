@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from downwind.dag.baseoperator import BaseOperator
@@ -12,20 +12,38 @@ from downwind.exceptions import DagDefinitionError, TaskException
 
 
 def callable_kwargs(
-    python_callable: Callable[..., Any], context: Mapping[str, Any], op_kwargs: Mapping[str, Any]
+    python_callable: Callable[..., Any],
+    context: Mapping[str, Any],
+    op_kwargs: Mapping[str, Any],
+    op_args: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments to call ``python_callable`` with.
+    """The keyword arguments to call ``python_callable(*op_args, **kwargs)`` with.
 
     ``op_kwargs`` always; a callable that takes ``**kwargs`` also gets the whole
-    context; otherwise only the context keys it names as parameters.
+    context; otherwise only the context keys it names as parameters. A parameter that
+    ``op_args`` fills by position gets no context value.
     """
-    signature = inspect.signature(python_callable)
-    params = signature.parameters
+    try:
+        params = inspect.signature(python_callable).parameters
+    except (TypeError, ValueError):  # some builtins have no signature: pass what was given
+        return dict(op_kwargs)
+    filled: set[str] = set()
+    remaining = len(op_args)
+    for name, param in params.items():
+        if remaining <= 0 or param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            break
+        filled.add(name)
+        remaining -= 1
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return {**context, **op_kwargs}
+        return {**{k: v for k, v in context.items() if k not in filled}, **op_kwargs}
     kwargs = dict(op_kwargs)
     for name, param in params.items():
-        if name in context and name not in kwargs and param.kind is not param.POSITIONAL_ONLY:
+        if (
+            name in context
+            and name not in kwargs
+            and name not in filled
+            and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        ):
             kwargs[name] = context[name]
     return kwargs
 
@@ -75,7 +93,7 @@ class PythonOperator(BaseOperator):
                 self.templates_dict, context, template_env(self.dag), self.templates_exts
             )
         context = {**context, "templates_dict": self.templates_dict}
-        kwargs = callable_kwargs(self.python_callable, context, self.op_kwargs)
+        kwargs = callable_kwargs(self.python_callable, context, self.op_kwargs, self.op_args)
         return self.python_callable(*self.op_args, **kwargs)
 
 

@@ -27,7 +27,8 @@ _SHOWN = frozenset(_STATE_COLORS)
 
 def use_color(stream: TextIO, requested: bool = True) -> bool:
     """Color only for a terminal, and never when ``NO_COLOR`` is set."""
-    return requested and stream.isatty() and "NO_COLOR" not in os.environ
+    isatty = getattr(stream, "isatty", None)
+    return bool(requested and isatty is not None and isatty() and "NO_COLOR" not in os.environ)
 
 
 class ConsoleReporter:

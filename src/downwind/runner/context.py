@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from downwind import macros
 from downwind.exceptions import ConnectionNotFound, VariableNotFound
-from downwind.runtime.variable import lookup_variable
+from downwind.runtime.variable import decode_json_variable, lookup_variable
 
 if TYPE_CHECKING:
     from downwind.dag.baseoperator import BaseOperator
@@ -30,10 +29,10 @@ class VariableAccessor:
             if default is _MISSING:
                 raise VariableNotFound(
                     f"variable '{key}' is not defined (set DOWNWIND_VAR_{key.upper()} "
-                    f"or use var.value.get('{key}', default))"
+                    f"or use var.{'json' if self._json else 'value'}.get('{key}', default))"
                 )
             return default
-        return json.loads(value) if self._json else value
+        return decode_json_variable(key, value) if self._json else value
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):

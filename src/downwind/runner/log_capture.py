@@ -3,7 +3,9 @@
 ``dags test`` runs tasks in threads of one process. While a capture is active,
 ``sys.stdout``/``sys.stderr`` and the root logger dispatch each line to the task that
 the writing thread is running (``emit(task_id, line)``); lines from other threads go
-where they went before.
+where they went before. The running task is held in a context variable, so a helper
+thread started with a copy of the task's context (the execution-timeout watchdog)
+writes to the same task log.
 """
 
 from __future__ import annotations
@@ -14,36 +16,54 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 Emit = Callable[[str, str], None]
 
 
-class _Local(threading.local):
-    task_id: str | None = None
-    partial: str = ""
+class _Routes:
+    """The task of the current context and each task's unfinished last line."""
+
+    def __init__(self) -> None:
+        self.task_id: ContextVar[str | None] = ContextVar("downwind_log_task", default=None)
+        self._partial: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def split(self, task_id: str, text: str) -> list[str]:
+        """Add ``text`` to ``task_id``'s buffer; return the complete lines it finished."""
+        with self._lock:
+            *lines, self._partial[task_id] = (self._partial.get(task_id, "") + text).split("\n")
+        return lines
+
+    def rest(self, task_id: str) -> str:
+        """Take the unfinished last line of ``task_id``."""
+        with self._lock:
+            return self._partial.pop(task_id, "")
 
 
 class _RoutingStream:
     """A text stream that sends complete lines of task threads to ``emit``."""
 
-    def __init__(self, original: TextIO, local: _Local, emit: Emit) -> None:
+    def __init__(self, original: TextIO, routes: _Routes, emit: Emit) -> None:
         self._original = original
-        self._local = local
+        self._routes = routes
         self._emit = emit
 
     def write(self, text: str) -> int:
-        task_id = self._local.task_id
+        task_id = self._routes.task_id.get()
         if task_id is None:
             return self._original.write(text)
-        buffered = self._local.partial + text
-        *lines, self._local.partial = buffered.split("\n")
-        for line in lines:
+        for line in self._routes.split(task_id, text):
             self._emit(task_id, line)
         return len(text)
 
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
-        if self._local.task_id is None:
+        if self._routes.task_id.get() is None:
             self._original.flush()
 
     def isatty(self) -> bool:
@@ -54,23 +74,43 @@ class _RoutingStream:
 
 
 class _TaskLogHandler(logging.Handler):
-    def __init__(self, local: _Local, emit: Emit, fallback: TextIO) -> None:
-        super().__init__(logging.INFO)
-        self._local = local
+    """Sends the records of task threads to their task log, and those of other threads
+    to the root logger's previous handlers, at its previous level."""
+
+    def __init__(
+        self,
+        routes: _Routes,
+        emit: Emit,
+        previous_handlers: list[logging.Handler],
+        previous_level: int,
+    ) -> None:
+        super().__init__(logging.NOTSET)
+        self._routes = routes
         self._emit = emit
-        self._fallback = fallback
+        self._previous_handlers = previous_handlers
+        self._previous_level = previous_level
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        task_id = self._routes.task_id.get()
+        if task_id is not None:
+            return super().handle(record)
+        if record.levelno < self._previous_level:
+            return False
+        handlers = self._previous_handlers or [logging.lastResort]
+        for handler in handlers:
+            if handler is not None and record.levelno >= handler.level:
+                handler.handle(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            task_id = self._routes.task_id.get()
+            if task_id is None or record.levelno < logging.INFO:
+                return
             clock = time.strftime("%H:%M:%S", time.localtime(record.created))
             message = f"[{clock}] {record.levelname} - {record.getMessage()}"
             if record.exc_info and record.exc_info[1] is not None:
                 message += "\n" + logging.Formatter().formatException(record.exc_info)
-            task_id = self._local.task_id
-            if task_id is None:
-                if record.levelno >= logging.WARNING:
-                    self._fallback.write(message + "\n")
-                return
             for line in message.split("\n"):
                 self._emit(task_id, line)
         except Exception:
@@ -82,16 +122,17 @@ class TaskLogCapture:
 
     def __init__(self, emit: Emit) -> None:
         self._emit = emit
-        self._local = _Local()
+        self._routes = _Routes()
         self._saved: tuple[Any, ...] = ()
 
     def __enter__(self) -> TaskLogCapture:
         root = logging.getLogger()
         self._saved = (sys.stdout, sys.stderr, root.handlers[:], root.level)
-        sys.stdout = _RoutingStream(sys.stdout, self._local, self._emit)  # type: ignore[assignment]
-        sys.stderr = _RoutingStream(sys.stderr, self._local, self._emit)  # type: ignore[assignment]
-        root.handlers = [_TaskLogHandler(self._local, self._emit, self._saved[1])]
-        root.setLevel(logging.INFO)
+        sys.stdout = _RoutingStream(sys.stdout, self._routes, self._emit)  # type: ignore[assignment]
+        sys.stderr = _RoutingStream(sys.stderr, self._routes, self._emit)  # type: ignore[assignment]
+        previous_level = root.level
+        root.handlers = [_TaskLogHandler(self._routes, self._emit, self._saved[2], previous_level)]
+        root.setLevel(min(logging.INFO, previous_level))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -102,11 +143,11 @@ class TaskLogCapture:
     @contextmanager
     def task(self, task_id: str) -> Iterator[None]:
         """Route this thread's output to ``task_id`` while the block runs."""
-        self._local.task_id = task_id
+        token = self._routes.task_id.set(task_id)
         try:
             yield
         finally:
-            if self._local.partial:
-                self._emit(task_id, self._local.partial)
-            self._local.partial = ""
-            self._local.task_id = None
+            self._routes.task_id.reset(token)
+            rest = self._routes.rest(task_id)
+            if rest:
+                self._emit(task_id, rest)

@@ -14,7 +14,7 @@ from typing import Any
 
 from downwind.dag.baseoperator import BaseOperator
 from downwind.dag.templating import render_template_fields
-from downwind.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
+from downwind.exceptions import TaskException, TaskFailedNoRetry, TaskSkipped, TaskTimeout
 from downwind.runner.context import build_context
 from downwind.runner.timeout import call_with_timeout
 from downwind.runtime.client import RuntimeClient, TaskOutcome
@@ -54,14 +54,14 @@ def run_task_try(
             )
             _run_callbacks(task.on_execute_callback, context, "on_execute_callback")
             result = call_with_timeout(
-                lambda: task.execute(context), task.execution_timeout, task.on_kill
+                lambda: _execute(task, context), task.execution_timeout, task.on_kill
             )
             _push_result(task, client, result)
             outcome = TaskOutcome(TaskInstanceState.SUCCESS)
         except TaskSkipped as err:
             log.info("Task skipped%s", f": {err}" if str(err) else "")
             outcome = TaskOutcome(TaskInstanceState.SKIPPED)
-        except (Exception, TaskTimeout) as err:
+        except Exception as err:
             outcome = _failure(err, start.try_number, start.max_tries)
             context["exception"] = err
     callback = {
@@ -75,6 +75,19 @@ def run_task_try(
             _run_callbacks(callback[1], context, callback[0])
     client.finish(outcome)
     return outcome
+
+
+def _execute(task: BaseOperator, context: dict[str, Any]) -> Any:
+    """``task.execute``, where ``sys.exit(0)`` succeeds and another exit code fails the
+    try like any error (instead of ending the process), as in Airflow."""
+    try:
+        return task.execute(context)
+    except SystemExit as err:
+        if err.code in (None, 0):
+            code = "" if err.code is None else err.code
+            log.info("Task code called sys.exit(%s): treated as success", code)
+            return None
+        raise TaskException(f"task code called sys.exit({err.code!r})") from err
 
 
 def _failure(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome:
@@ -93,8 +106,9 @@ def _failure(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome
 
 
 def _push_result(task: BaseOperator, client: RuntimeClient, result: Any) -> None:
+    shown = getattr(task, "show_return_value_in_logs", True)
     if result is None or not task.do_xcom_push:
-        if result is not None:
+        if result is not None and shown:
             log.info("Returned value (not pushed to XCom): %s", _short(result))
         return
     if task.multiple_outputs:
@@ -111,7 +125,10 @@ def _push_result(task: BaseOperator, client: RuntimeClient, result: Any) -> None
                 )
             client.push_xcom(key, value)
     client.push_xcom(XCOM_RETURN_KEY, result)
-    log.info("Returned value: %s", _short(result))
+    if shown:
+        log.info("Returned value: %s", _short(result))
+    else:
+        log.info("Returned value pushed to XCom (not shown: show_return_value_in_logs=False)")
 
 
 def _run_callbacks(

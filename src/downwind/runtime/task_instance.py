@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from downwind.runtime.client import RuntimeClient, StartInfo
+from downwind.runtime.client import RuntimeClient, StartInfo, TaskInstanceKey
 
 if TYPE_CHECKING:
     from downwind.dag.baseoperator import BaseOperator
@@ -28,7 +28,7 @@ class RuntimeTaskInstance:
         self.logical_date = start.run.logical_date
 
     @property
-    def key(self):
+    def key(self) -> TaskInstanceKey:
         return self._client.key
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -47,10 +47,12 @@ class RuntimeTaskInstance:
         map_indexes: int | None = None,
         include_prior_dates: bool = False,
         run_id: str | None = None,
+        *,
+        default: Any = None,
     ) -> Any:
         """The XCom ``key`` of ``task_ids`` in this run (a list when ``task_ids`` is a list).
 
-        ``task_ids`` defaults to this task. A missing XCom is ``None``.
+        ``task_ids`` defaults to this task. A missing XCom is ``default`` (``None``).
         """
         del include_prior_dates  # accepted for Airflow compatibility
         ids = self.task_id if task_ids is None else task_ids
@@ -61,9 +63,14 @@ class RuntimeTaskInstance:
             "run_id": run_id or self.run_id,
             "map_index": map_indexes,
         }
+
+        def one(task_id: str) -> Any:
+            value = pull(task_id=task_id, **common)
+            return default if value is None else value
+
         if isinstance(ids, str):
-            return pull(task_id=ids, **common)
-        return [pull(task_id=tid, **common) for tid in ids]
+            return one(ids)
+        return [one(tid) for tid in ids]
 
     def __repr__(self) -> str:
         return (

@@ -23,6 +23,14 @@ def lookup_variable(key: str) -> str | None:
     return variable_from_env(key, os.environ)
 
 
+def decode_json_variable(key: str, value: str) -> Any:
+    """``value`` of variable ``key`` decoded from JSON, or an error naming the variable."""
+    try:
+        return json.loads(value)
+    except ValueError as err:
+        raise DownwindException(f"variable '{key}' does not hold valid JSON: {err}") from None
+
+
 class Variable:
     """Read (and set) variables, as in Airflow: ``Variable.get("key", default_var=None)``."""
 
@@ -49,7 +57,7 @@ class Variable:
                 f"variable '{key}' is not defined (define it, or set the environment "
                 f"variable DOWNWIND_VAR_{key.upper()})"
             )
-        return json.loads(value) if deserialize_json else value
+        return decode_json_variable(key, value) if deserialize_json else value
 
     @staticmethod
     def set(key: str, value: Any, serialize_json: bool = False) -> None:

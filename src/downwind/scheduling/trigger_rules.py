@@ -31,8 +31,9 @@ class UpstreamStates:
     def done(self) -> int:
         return self.success + self.skipped + self.failed + self.upstream_failed + self.removed
 
-    def add(self, state: TaskInstanceState) -> None:
+    def add(self, state: TaskInstanceState | str) -> None:
         """Count one more upstream task instance that finished in ``state``."""
+        state = TaskInstanceState(state)
         if state is TaskInstanceState.SUCCESS:
             self.success += 1
         elif state is TaskInstanceState.SKIPPED:
@@ -50,7 +51,12 @@ def decide(rule: TriggerRule, up: UpstreamStates) -> Decision:
 
     A task without upstream tasks always runs. Rules decide as early as they can: under
     ``all_success`` one failed upstream makes the task ``upstream_failed`` at once.
+    Removed upstream tasks count as done and are otherwise ignored.
     """
+    try:
+        rule = TriggerRule(rule)
+    except ValueError:
+        raise ValueError(f"unknown trigger rule {rule!r}") from None
     if up.total == 0 or rule is TriggerRule.ALWAYS:
         return Decision.RUN
     failed = up.failed + up.upstream_failed
@@ -84,7 +90,8 @@ def decide(rule: TriggerRule, up: UpstreamStates) -> Decision:
                 return Decision.RUN
             return Decision.SKIP if all_done else Decision.WAIT
         case TriggerRule.ONE_DONE:
-            if up.success or failed:
+            # As in Airflow, an upstream_failed upstream did not run, so it is not "done".
+            if up.success or up.failed:
                 return Decision.RUN
             return Decision.SKIP if all_done else Decision.WAIT
         case TriggerRule.NONE_FAILED:

@@ -11,6 +11,7 @@ datetime is in UTC.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -148,30 +149,48 @@ class CronTimetable(Timetable):
         return self._next_tick(at - _ONE_MICROSECOND)
 
     def _last_tick_before(self, bound: datetime, *, inclusive: bool) -> datetime | None:
-        """The latest tick before ``bound`` (or at it, if ``inclusive``)."""
+        """The latest tick before ``bound`` (or at it, if ``inclusive``).
+
+        The forward walk defines the ticks, as catch-up walks forward. cronsim's backward search
+        can disagree with it around DST changes (it reads wall time without the fold, and keeps
+        a tick its forward walk skips after a 30-minute shift), so it only finds a starting point
+        a couple of ticks back, from which we walk forward.
+        """
 
         def fits(tick: datetime) -> bool:
             return tick <= bound if inclusive else tick < bound
 
         # Reversed cronsim yields ticks < its start, or <= it when the start has microseconds.
-        ticks = self._ticks(bound + _ONE_MICROSECOND if inclusive else bound, reverse=True)
-        try:
-            for _ in range(_MAX_STEPS):
-                candidate = next(ticks).astimezone(UTC)
-                if fits(candidate):
-                    break
-            else:  # pragma: no cover
-                return None
-        except StopIteration:
-            return None
-        # Searching backwards by wall time can miss ticks of a repeated (DST) hour that are
-        # still before ``bound``; walk forward to the true latest one.
+        backwards = self._ticks(bound + _ONE_MICROSECOND if inclusive else bound, reverse=True)
+        anchor: datetime | None = None
+        anchors = 0
         for _ in range(_MAX_STEPS):
-            following = self._next_tick(candidate)
-            if following is None or not fits(following):
+            try:
+                tick = next(backwards).astimezone(UTC)
+            except StopIteration:
+                return self._last_fitting_from(anchor, fits) if anchor is not None else None
+            if not fits(tick):
+                continue
+            anchor = tick
+            anchors += 1
+            if anchors >= 2:  # one tick of margin before the walk
+                found = self._last_fitting_from(anchor, fits)
+                if found is not None:
+                    return found
+        return None  # pragma: no cover
+
+    def _last_fitting_from(
+        self, anchor: datetime, fits: Callable[[datetime], bool]
+    ) -> datetime | None:
+        """Walk forward from ``anchor``: the last tick for which ``fits`` holds."""
+        latest = None
+        tick = self._first_tick_at_or_after(anchor)
+        for _ in range(_MAX_STEPS):
+            if tick is None or not fits(tick):
                 break
-            candidate = following
-        return candidate
+            latest = tick
+            tick = self._next_tick(tick)
+        return latest
 
     # -- the Timetable interface --
 

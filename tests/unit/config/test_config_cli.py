@@ -13,6 +13,7 @@ import pytest
 
 from downwind.cli.main import main
 from downwind.config import reset_config_cache
+from downwind.config.options import OPTIONS
 
 WriteToml = Callable[[str], Path]
 
@@ -50,7 +51,7 @@ def test_list_shows_values_and_sources(
     assert rows["core", "load_examples"] == ["true", "default"]
     assert rows["core", "dags_folder"] == [str(cli_home / "dags"), "default"]
     assert rows["scheduler", "catchup_by_default"] == ["true", "default"]
-    assert len(rows) == 16
+    assert len(rows) == len(OPTIONS)
 
 
 def test_list_masks_the_database_password(
@@ -78,7 +79,7 @@ def test_list_masks_the_database_password(
 def test_list_as_json(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "list", "--output", "json"]) == 0
     items = json.loads(capsys.readouterr().out)
-    assert len(items) == 16
+    assert len(items) == len(OPTIONS)
     assert all(set(item) == {"section", "key", "value", "source"} for item in items)
     by_key = {(i["section"], i["key"]): i for i in items}
     assert by_key["core", "parallelism"] == {

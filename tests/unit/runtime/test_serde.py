@@ -347,7 +347,7 @@ def test_round_trip_property_quick(value):
 
 
 @pytest.mark.slow
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_values)
 def test_round_trip_property(value):
     text = dumps(value)

@@ -328,6 +328,16 @@ class TestDaylightSavingTime:
         [first] = intervals(tt, utc(2026, 10, 25, 1, 20), 1)
         assert first.start == datetime(2026, 10, 26, 2, 30, tzinfo=AMS)
 
+    def test_half_hour_dst_shift_is_consistent(self) -> None:
+        # Lord Howe goes from +10:30 to +11:00 at 02:00 local on 2026-10-04 (15:30 UTC).
+        # Whatever ticks cron sees there, a manual run's interval is one the scheduler makes.
+        tt = CronTimetable("30 * * * *", ZoneInfo("Australia/Lord_Howe"))
+        run_after = utc(2026, 10, 3, 15, 30)
+        manual = tt.infer_manual_data_interval(run_after)
+        assert manual.end <= run_after
+        [scheduled] = intervals(tt, manual.start, 1)
+        assert scheduled == manual
+
     @pytest.mark.parametrize(
         ("day", "count"),
         [(datetime(2026, 3, 29, tzinfo=AMS), 23), (datetime(2026, 10, 25, tzinfo=AMS), 25)],
