@@ -72,7 +72,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 started = time.perf_counter()
-from downwind.dag.discovery import load_dag_file
+from downwind.sdk.discovery import load_dag_file
 from downwind.runner.console import ConsoleReporter
 from downwind.runner.dag_test import run_dag_in_process
 

@@ -6,22 +6,21 @@ stays cheap.
 
 from __future__ import annotations
 
-import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DAG": "downwind.dag.dag",
-    "dag": "downwind.dag.taskflow",
-    "task": "downwind.dag.taskflow",
-    "BaseOperator": "downwind.dag.baseoperator",
-    "chain": "downwind.dag.baseoperator",
-    "cross_downstream": "downwind.dag.baseoperator",
-    "Param": "downwind.dag.params",
-    "TriggerRule": "downwind.dag.trigger_rule",
-    "XComArg": "downwind.dag.xcom_arg",
+    "DAG": "downwind.sdk.dag",
+    "dag": "downwind.sdk.taskflow",
+    "task": "downwind.sdk.taskflow",
+    "BaseOperator": "downwind.sdk.baseoperator",
+    "chain": "downwind.sdk.baseoperator",
+    "cross_downstream": "downwind.sdk.baseoperator",
+    "Param": "downwind.sdk.params",
+    "TriggerRule": "downwind.sdk.trigger_rule",
+    "XComArg": "downwind.sdk.xcom_arg",
     "Variable": "downwind.runtime.variable",
     "Connection": "downwind.runtime.connection",
 }
@@ -42,29 +41,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from downwind.dag.baseoperator import BaseOperator, chain, cross_downstream
-    from downwind.dag.dag import DAG
-    from downwind.dag.params import Param
-    from downwind.dag.taskflow import dag, task
-    from downwind.dag.trigger_rule import TriggerRule
-    from downwind.dag.xcom_arg import XComArg
     from downwind.runtime.connection import Connection
     from downwind.runtime.variable import Variable
-
-
-class _DagPackage(types.ModuleType):
-    """``downwind.dag`` is both the authoring subpackage and the ``@dag`` decorator.
-
-    Python binds a subpackage as an attribute of its parent once it is imported, so
-    ``from downwind import dag`` finds the subpackage ``downwind.dag``, never a lazily
-    exported function. Calling that module therefore does what ``@dag`` does.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return import_module("downwind.dag.taskflow").dag(*args, **kwargs)
-
-
-import_module("downwind.dag").__class__ = _DagPackage
+    from downwind.sdk.baseoperator import BaseOperator, chain, cross_downstream
+    from downwind.sdk.dag import DAG
+    from downwind.sdk.params import Param
+    from downwind.sdk.taskflow import dag, task
+    from downwind.sdk.trigger_rule import TriggerRule
+    from downwind.sdk.xcom_arg import XComArg
 
 
 def __getattr__(name: str) -> Any:

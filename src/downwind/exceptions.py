@@ -60,6 +60,10 @@ class ConnectionNotFound(DownwindException, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MigrationError(DownwindException):
+    """A metastore migration left the database inconsistent (it was rolled back)."""
+
+
 class IllegalStateTransition(DownwindException):
     """A state change that the state machine (``downwind.states``) does not allow."""
 

@@ -11,10 +11,10 @@ import pytest
 
 from downwind.cli.main import main
 from downwind.config import reset_config_cache
-from downwind.dag.dag import DAG
-from downwind.dag.discovery import EXAMPLE_DAGS_FOLDER, collect_dags, load_dag_file
 from downwind.runner.console import ConsoleReporter
 from downwind.runner.dag_test import InProcessRun, run_dag_in_process
+from downwind.sdk.dag import DAG
+from downwind.sdk.discovery import EXAMPLE_DAGS_FOLDER, collect_dags, load_dag_file
 from downwind.states import DagRunState, TaskInstanceState
 
 TI = TaskInstanceState

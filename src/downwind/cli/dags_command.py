@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from downwind.cli.output import print_json, print_table
-from downwind.dag.discovery import collect_configured_dags
+from downwind.sdk.discovery import collect_configured_dags
 
 
 def list_dags(args: argparse.Namespace) -> int:

@@ -71,6 +71,10 @@ def _tasks_test(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color", action="store_true", help="plain output without colors")
 
 
+def _db_reset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-y", "--yes", action="store_true", help="reset without asking")
+
+
 def _config_get_value(p: argparse.ArgumentParser) -> None:
     p.add_argument("section")
     p.add_argument("key")
@@ -105,6 +109,19 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             "test_command:test_task",
         ),
     },
+    "db": {
+        "migrate": ("create or upgrade the metastore's tables", _no_args, "db_command:migrate"),
+        "check": (
+            "exit 0 if the metastore is reachable and at the latest schema",
+            _no_args,
+            "db_command:check",
+        ),
+        "reset": (
+            "drop the metastore's tables and migrate again (asks first)",
+            _db_reset,
+            "db_command:reset",
+        ),
+    },
     "config": {
         "list": (
             "show every option's effective value and where it came from",
@@ -130,6 +147,7 @@ GROUP_HELP = {
     "dags": "list, show and test DAGs",
     "tasks": "list and test the tasks of a DAG",
     "config": "show the effective configuration",
+    "db": "migrate, check and reset the metastore",
 }
 
 EPILOG = """examples:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from downwind.cli.arguments import parse_conf, parse_logical_date
-from downwind.dag.discovery import collect_configured_dags
+from downwind.sdk.discovery import collect_configured_dags
 from downwind.states import DagRunState, TaskInstanceState
 
 if TYPE_CHECKING:

@@ -129,11 +129,42 @@ OPTIONS: tuple[Option, ...] = (
     # [database]
     Option(
         "database",
+        "sqlite_busy_timeout",
+        Int(min=0),
+        30,
+        "SQLite only: seconds a connection waits for another process's write lock before "
+        "failing with 'database is locked'.",
+    ),
+    Option(
+        "database",
+        "pool_size",
+        Int(min=1),
+        5,
+        "PostgreSQL only: connections each downwind process keeps open to the metastore.",
+    ),
+    Option(
+        "database",
+        "max_overflow",
+        Int(min=0),
+        10,
+        "PostgreSQL only: extra connections a process may open beyond pool_size under load.",
+    ),
+    Option(
+        "database",
+        "pool_recycle",
+        Int(min=0),
+        1800,
+        "PostgreSQL only: seconds after which a pooled connection is replaced, so idle "
+        "connections cut by a firewall or proxy are not reused; 0 keeps them forever.",
+    ),
+    Option(
+        "database",
         "url",
         Str(),
         "sqlite:///{home}/downwind.db",
-        "SQLAlchemy URL of the metastore, e.g. "
-        "postgresql+psycopg://user:password@host/downwind. Its password is masked when shown.",
+        "SQLAlchemy URL of the metastore: sqlite:///PATH (a relative PATH is relative to "
+        "$DOWNWIND_HOME) or postgresql://user:password@host/downwind (psycopg 3, installed by "
+        "pip install 'downwind[postgres]'). Its password is masked when shown.",
         secret=True,
     ),
 )

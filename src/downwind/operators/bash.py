@@ -11,8 +11,8 @@ import time
 from collections.abc import Container
 from typing import Any, ClassVar
 
-from downwind.dag.baseoperator import BaseOperator
 from downwind.exceptions import TaskException, TaskSkipped
+from downwind.sdk.baseoperator import BaseOperator
 
 #: How long the command gets to exit after SIGTERM (and then after SIGKILL).
 _KILL_GRACE_SECONDS = 5.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from downwind.dag.baseoperator import BaseOperator
+from downwind.sdk.baseoperator import BaseOperator
 
 
 class EmptyOperator(BaseOperator):

@@ -6,9 +6,9 @@ import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from downwind.dag.baseoperator import BaseOperator
-from downwind.dag.templating import render_value, template_env
 from downwind.exceptions import DagDefinitionError, TaskException
+from downwind.sdk.baseoperator import BaseOperator
+from downwind.sdk.templating import render_value, template_env
 
 
 def callable_kwargs(

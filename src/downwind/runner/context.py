@@ -9,10 +9,10 @@ from downwind.exceptions import ConnectionNotFound, VariableNotFound
 from downwind.runtime.variable import decode_json_variable, lookup_variable
 
 if TYPE_CHECKING:
-    from downwind.dag.baseoperator import BaseOperator
     from downwind.runtime.client import RuntimeClient, StartInfo
     from downwind.runtime.connection import Connection
     from downwind.runtime.task_instance import RuntimeTaskInstance
+    from downwind.sdk.baseoperator import BaseOperator
 
 _MISSING: Any = object()
 

@@ -37,7 +37,7 @@ from downwind.states import (
 )
 
 if TYPE_CHECKING:
-    from downwind.dag.dag import DAG
+    from downwind.sdk.dag import DAG
 
 log = logging.getLogger("downwind.dag_test")
 TI = TaskInstanceState

@@ -12,14 +12,14 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from downwind.dag.baseoperator import BaseOperator
-from downwind.dag.templating import render_template_fields
 from downwind.exceptions import TaskException, TaskFailedNoRetry, TaskSkipped, TaskTimeout
 from downwind.runner.context import build_context
 from downwind.runner.timeout import call_with_timeout
 from downwind.runtime.client import RuntimeClient, TaskOutcome
 from downwind.runtime.current import using_client
 from downwind.runtime.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
+from downwind.sdk.baseoperator import BaseOperator
+from downwind.sdk.templating import render_template_fields
 from downwind.states import TaskInstanceState
 
 log = logging.getLogger("downwind.task")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from downwind.runtime.client import RuntimeClient, StartInfo, TaskInstanceKey
 
 if TYPE_CHECKING:
-    from downwind.dag.baseoperator import BaseOperator
+    from downwind.sdk.baseoperator import BaseOperator
 
 XCOM_RETURN_KEY = "return_value"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from downwind.dag.trigger_rule import TriggerRule
+from downwind.sdk.trigger_rule import TriggerRule
 from downwind.states import TaskInstanceState
 
 

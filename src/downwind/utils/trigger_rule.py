@@ -1,5 +1,5 @@
 """``TriggerRule`` at the path Airflow users import it from."""
 
-from downwind.dag.trigger_rule import TriggerRule
+from downwind.sdk.trigger_rule import TriggerRule
 
 __all__ = ["TriggerRule"]

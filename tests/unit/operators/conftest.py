@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from downwind.dag.dag import DAG
 from downwind.runner.console import ConsoleReporter
 from downwind.runner.dag_test import InProcessRun, run_dag_in_process
+from downwind.sdk.dag import DAG
 from downwind.states import TaskInstanceState
 
 LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=UTC)

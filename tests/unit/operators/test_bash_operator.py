@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from downwind.dag.dag import DAG
 from downwind.operators.bash import BashOperator
 from downwind.operators.empty import EmptyOperator
+from downwind.sdk.dag import DAG
 from downwind.states import TaskInstanceState as TI
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from downwind.dag.dag import DAG
 from downwind.operators.empty import DummyOperator, EmptyOperator
 from downwind.operators.python import BranchPythonOperator, ShortCircuitOperator
+from downwind.sdk.dag import DAG
 from downwind.states import DagRunState
 from downwind.states import TaskInstanceState as TI
 

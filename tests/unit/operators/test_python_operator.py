@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from downwind.dag.dag import DAG
 from downwind.exceptions import DagDefinitionError
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 from downwind.states import TaskInstanceState as TI
 
 

@@ -3,9 +3,9 @@ the outcome."""
 
 from __future__ import annotations
 
-from downwind.dag.dag import DAG
 from downwind.exceptions import TaskSkipped
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 from downwind.states import DagRunState
 from downwind.states import TaskInstanceState as TI
 

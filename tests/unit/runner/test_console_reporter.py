@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-from downwind.dag.dag import DAG
 from downwind.operators.empty import EmptyOperator
 from downwind.runner.console import ConsoleReporter, use_color
 from downwind.runner.dag_test import run_dag_in_process
+from downwind.sdk.dag import DAG
 
 
 class _Terminal(io.StringIO):

@@ -6,8 +6,8 @@ import logging
 import sys
 import threading
 
-from downwind.dag.dag import DAG
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 from downwind.states import TaskInstanceState as TI
 
 

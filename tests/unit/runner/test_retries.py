@@ -6,10 +6,10 @@ import itertools
 import time
 from datetime import timedelta
 
-from downwind.dag.dag import DAG
 from downwind.exceptions import TaskFailedNoRetry, TaskSkipped
 from downwind.operators.empty import EmptyOperator
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 from downwind.states import DagRunState
 from downwind.states import TaskInstanceState as TI
 

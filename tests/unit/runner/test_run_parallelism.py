@@ -6,9 +6,9 @@ import itertools
 import time
 
 from downwind.config import reset_config_cache
-from downwind.dag.dag import DAG
 from downwind.operators.empty import EmptyOperator
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 
 
 def _sleepy_dag(seconds: float) -> DAG:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from downwind.dag.dag import DAG
-from downwind.dag.params import Param
 from downwind.exceptions import DownwindException, ParamValidationError, SerializationError
 from downwind.operators.bash import BashOperator
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
+from downwind.sdk.params import Param
 from downwind.states import TaskInstanceState as TI
 
 

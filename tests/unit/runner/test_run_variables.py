@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from downwind.dag.dag import DAG
 from downwind.exceptions import DownwindException, VariableNotFound
 from downwind.operators.bash import BashOperator
 from downwind.operators.python import PythonOperator
 from downwind.runtime.variable import Variable
+from downwind.sdk.dag import DAG
 from downwind.states import TaskInstanceState as TI
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from downwind.dag.dag import DAG
 from downwind.exceptions import TaskSkipped
 from downwind.operators.empty import EmptyOperator
 from downwind.operators.python import PythonOperator
+from downwind.sdk.dag import DAG
 from downwind.states import DagRunState
 from downwind.states import TaskInstanceState as TI
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from downwind.dag.trigger_rule import TriggerRule as TR
 from downwind.scheduling.trigger_rules import Decision, UpstreamStates, decide
+from downwind.sdk.trigger_rule import TriggerRule as TR
 from downwind.states import TaskInstanceState as TI
 
 RUN, WAIT, SKIP, UF = Decision.RUN, Decision.WAIT, Decision.SKIP, Decision.UPSTREAM_FAILED

@@ -1,0 +1,1 @@
+"""The numbered migrations (Alembic revisions ``0001``, ``0002``...)."""
