@@ -146,7 +146,7 @@ def new_run_info(
     dag.params.resolve(conf)
     now = _now()
     if logical_date is None:
-        logical_date = now
+        logical_date = now.replace(microsecond=0)
     elif logical_date.tzinfo is None:
         logical_date = logical_date.replace(tzinfo=dag.timezone)
     logical_date = logical_date.astimezone(UTC)

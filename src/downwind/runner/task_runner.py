@@ -10,6 +10,7 @@ import copy
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from downwind.exceptions import TaskException, TaskFailedNoRetry, TaskSkipped, TaskTimeout
@@ -95,7 +96,7 @@ def _failure(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome
     if isinstance(err, TaskTimeout):
         log.error("%s", err)
     else:
-        log.error("Task failed: %s\n%s", err, "".join(traceback.format_exception(err)).rstrip())
+        log.error("Task failed: %s%s", err, _user_traceback(err))
     message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     if isinstance(err, TaskFailedNoRetry) or try_number > max_tries:
         if try_number <= max_tries:
@@ -103,6 +104,30 @@ def _failure(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome
         return TaskOutcome(TaskInstanceState.FAILED, error=message)
     log.info("Will be retried: try %d of %d failed", try_number, max_tries + 1)
     return TaskOutcome(TaskInstanceState.UP_FOR_RETRY, error=message)
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+_EXAMPLES_DIR = str(Path(_PACKAGE_DIR, "example_dags"))
+
+
+def _is_downwind_frame(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) and not filename.startswith(_EXAMPLES_DIR)
+
+
+def _user_traceback(err: BaseException) -> str:
+    """The traceback of ``err`` from the first frame of user code on, or nothing when
+    only downwind's own code was involved (e.g. a bash command that exited non-zero:
+    its message says everything)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    first_user = next(
+        (i for i, frame in enumerate(frames) if not _is_downwind_frame(frame.filename)), None
+    )
+    if first_user is None and isinstance(err, TaskException):
+        return ""
+    shown = frames[first_user:] if first_user is not None else frames
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown)]
+    lines.extend(traceback.format_exception_only(err))
+    return "\n" + "".join(lines).rstrip()
 
 
 def _push_result(task: BaseOperator, client: RuntimeClient, result: Any) -> None:

@@ -511,9 +511,10 @@ def test_dag_test_without_a_date_runs_now_and_accepts_airflow_2s_execution_date(
             return None
 
         noop()
-    before = datetime.now(UTC)
+    before = datetime.now(UTC).replace(microsecond=0)
     run = dates.test()
     assert before <= run.logical_date <= datetime.now(UTC)
+    assert run.logical_date.microsecond == 0  # a readable run id: whole seconds
     assert run.state is DagRunState.SUCCESS
     assert dates.test(execution_date=DAY).logical_date == DAY
     naive = dates.test(datetime(2026, 2, 1))
