@@ -12,7 +12,6 @@ import heapq
 import logging
 import queue
 import time
-from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,9 +24,9 @@ from downwind.runtime import serde
 from downwind.runtime.client import DagRunInfo, StartInfo, TaskInstanceKey, TaskOutcome
 from downwind.runtime.memory import InMemoryClient, InMemoryStore
 from downwind.scheduling.retry import retry_delay_for
+from downwind.scheduling.run_decisions import run_outcome
 from downwind.scheduling.trigger_rules import Decision, UpstreamStates, decide
 from downwind.states import (
-    TASK_FAILED_STATES,
     TASK_FINISHED,
     Actor,
     DagRunState,
@@ -378,20 +377,14 @@ def run_dag_in_process(
     _InProcessScheduler(
         dag, run, reporter, wait_retry_delay=wait_retry_delay, max_workers=workers
     ).execute()
-    final = run_state_from_leaves([run.task_instances[t.task_id].state for t in dag.leaves])
+    states = {task_id: ti.state for task_id, ti in run.task_instances.items()}
+    final = run_outcome(states, [t.task_id for t in dag.leaves]) or DagRunState.FAILED
     check_dag_run_transition(run.state, final, Actor.SCHEDULER)
     run.state = final
     run.end_date = _now()
     _dag_callback(dag, run)
     reporter.run_finished(run)
     return run
-
-
-def run_state_from_leaves(states: Collection[TaskInstanceState | None]) -> DagRunState:
-    """A finished run failed if any of its leaf tasks failed (Airflow's rule)."""
-    if any(state in TASK_FAILED_STATES for state in states):
-        return DagRunState.FAILED
-    return DagRunState.SUCCESS
 
 
 def _dag_callback(dag: DAG, run: InProcessRun) -> None:
