@@ -88,8 +88,18 @@ class TaskTimeout(TaskException):
     """The task ran longer than its ``execution_timeout``."""
 
 
+class TaskTerminated(TaskException):
+    """The task process was asked to stop (SIGTERM), e.g. by its executor."""
+
+
+class TaskLoadError(TaskException):
+    """A try's task could not be loaded: its DAG file failed to import, or it holds no
+    such DAG or task."""
+
+
 # Airflow's names, so code written for Airflow reads the same.
 AirflowException = TaskException
 AirflowSkipException = TaskSkipped
 AirflowFailException = TaskFailedNoRetry
 AirflowTaskTimeout = TaskTimeout
+AirflowTaskTerminated = TaskTerminated

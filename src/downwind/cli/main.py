@@ -75,6 +75,157 @@ def _db_reset(p: argparse.ArgumentParser) -> None:
     p.add_argument("-y", "--yes", action="store_true", help="reset without asking")
 
 
+def _dag_id_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+
+
+def _run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+    p.add_argument("run_id")
+
+
+def _task_instance_arg(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("task_id")
+    p.add_argument(
+        "--map-index", metavar="N", help="map index of a mapped task instance (default: -1)"
+    )
+
+
+def _date_range_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "-s", "--start-date", metavar="DATE", help=f"only {what} with a logical date from DATE on"
+    )
+    p.add_argument(
+        "-e", "--end-date", metavar="DATE", help=f"only {what} with a logical date up to DATE"
+    )
+
+
+def _dags_trigger(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+    p.add_argument("-c", "--conf", help="run conf as a JSON object, e.g. '{\"n\": 3}'")
+    p.add_argument(
+        "-l",
+        "--logical-date",
+        metavar="DATE",
+        help="logical date of the run (YYYY-MM-DD or ISO 8601; default: now)",
+    )
+    p.add_argument("-r", "--run-id", help="run id (default: manual__<logical date in ISO 8601>)")
+    _output_arg(p)
+
+
+def _dags_list_runs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+    p.add_argument("--state", help="only runs in this state (queued, running, success, failed)")
+    p.add_argument("--run-type", help="only runs of this type (scheduled, manual, backfill)")
+    _date_range_args(p, "runs")
+    _output_arg(p)
+
+
+def _dags_set_state(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("state", metavar="STATE", help="success or failed")
+
+
+def _tasks_states(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    _output_arg(p)
+
+
+def _tasks_set_state(p: argparse.ArgumentParser) -> None:
+    _task_instance_arg(p)
+    p.add_argument("state", metavar="STATE", help="success, failed or skipped")
+
+
+def _tasks_list_tries(p: argparse.ArgumentParser) -> None:
+    _task_instance_arg(p)
+    _output_arg(p)
+
+
+def _tasks_clear(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+    p.add_argument("-t", "--task-regex", metavar="REGEX", help="only tasks whose id matches REGEX")
+    p.add_argument(
+        "-f", "--only-failed", action="store_true", help="only failed and upstream_failed ones"
+    )
+    p.add_argument(
+        "-d", "--downstream", action="store_true", help="also every task downstream of those"
+    )
+    p.add_argument(
+        "-u", "--upstream", action="store_true", help="also every task upstream of those"
+    )
+    _date_range_args(p, "runs")
+    p.add_argument(
+        "--run-id",
+        action="append",
+        metavar="RUN_ID",
+        help="only this run (repeat for several)",
+    )
+    p.add_argument("-y", "--yes", action="store_true", help="clear without asking")
+
+
+def _variables_get(p: argparse.ArgumentParser) -> None:
+    p.add_argument("key")
+    p.add_argument("-d", "--default", help="print this when the variable is not defined")
+
+
+def _variables_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("key")
+    p.add_argument("value")
+    p.add_argument("--description", help="what the variable is for")
+
+
+def _key_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("key")
+
+
+def _file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a JSON file (- for stdin/stdout)")
+
+
+def _conn_id_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("conn_id")
+
+
+def _connections_get(p: argparse.ArgumentParser) -> None:
+    p.add_argument("conn_id")
+    _output_arg(p)
+
+
+def _connections_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("conn_id")
+    p.add_argument(
+        "--conn-uri", metavar="URI", help="the whole connection, e.g. postgresql://u:p@host/db"
+    )
+    p.add_argument("--conn-type", metavar="TYPE", help="connection type, e.g. postgres, http")
+    p.add_argument("--conn-host", metavar="HOST")
+    p.add_argument("--conn-port", metavar="PORT")
+    p.add_argument("--conn-login", metavar="LOGIN")
+    p.add_argument("--conn-password", metavar="PASSWORD")
+    p.add_argument("--conn-schema", metavar="SCHEMA")
+    p.add_argument("--conn-extra", metavar="JSON", help="extra options as a JSON object")
+    p.add_argument("--conn-description", metavar="TEXT")
+
+
+def _pool_name_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+
+
+def _pools_get(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    _output_arg(p)
+
+
+def _pools_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("slots", metavar="SLOTS", help="number of slots (0 or more)")
+    p.add_argument("description", metavar="DESCRIPTION")
+
+
+def _dag_processor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", action="store_true", help="parse every DAG file once and exit")
+
+
 def _config_get_value(p: argparse.ArgumentParser) -> None:
     p.add_argument("section")
     p.add_argument("key")
@@ -100,6 +251,28 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             _dags_test,
             "test_command:test_dag",
         ),
+        "trigger": (
+            "create a manual run of a DAG (the scheduler runs it)",
+            _dags_trigger,
+            "runs_command:trigger",
+        ),
+        "pause": ("pause a DAG: no runs are started", _dag_id_arg, "runs_command:pause"),
+        "unpause": (
+            "unpause a DAG: it runs on its schedule",
+            _dag_id_arg,
+            "runs_command:unpause",
+        ),
+        "list-runs": (
+            "list the runs of a DAG, newest first",
+            _dags_list_runs,
+            "runs_command:list_runs",
+        ),
+        "state": ("print the state of a DAG run", _run_arg, "runs_command:run_state"),
+        "set-state": (
+            "mark a DAG run success or failed, with its unfinished tasks",
+            _dags_set_state,
+            "runs_command:set_run_state",
+        ),
     },
     "tasks": {
         "list": ("list the tasks of a DAG", _tasks_list, "dags_command:list_tasks"),
@@ -108,6 +281,71 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             _tasks_test,
             "test_command:test_task",
         ),
+        "states-for-dag-run": (
+            "list the state of every task instance of a DAG run",
+            _tasks_states,
+            "tasks_command:states_for_dag_run",
+        ),
+        "state": (
+            "print the state of a task instance",
+            _task_instance_arg,
+            "tasks_command:task_state",
+        ),
+        "set-state": (
+            "mark a task instance success, failed or skipped",
+            _tasks_set_state,
+            "tasks_command:set_task_state",
+        ),
+        "list-tries": (
+            "list every try of a task instance",
+            _tasks_list_tries,
+            "tasks_command:list_tries",
+        ),
+        "clear": (
+            "clear task instances so that they run again (asks first)",
+            _tasks_clear,
+            "tasks_command:clear",
+        ),
+    },
+    "variables": {
+        "list": ("list the variables' keys", _output_arg, "variables_command:list_"),
+        "get": ("print a variable's value", _variables_get, "variables_command:get"),
+        "set": ("create or replace a variable", _variables_set, "variables_command:set_"),
+        "delete": ("delete a variable", _key_arg, "variables_command:delete"),
+        "import": (
+            "create or replace the variables of a JSON file",
+            _file_arg,
+            "variables_command:import_",
+        ),
+        "export": (
+            "write every variable to a JSON file",
+            _file_arg,
+            "variables_command:export",
+        ),
+    },
+    "connections": {
+        "list": (
+            "list the connections (passwords masked)",
+            _output_arg,
+            "connections_command:list_",
+        ),
+        "get": (
+            "show a connection (password masked)",
+            _connections_get,
+            "connections_command:get",
+        ),
+        "add": (
+            "add a connection from --conn-uri or from fields",
+            _connections_add,
+            "connections_command:add",
+        ),
+        "delete": ("delete a connection", _conn_id_arg, "connections_command:delete"),
+    },
+    "pools": {
+        "list": ("list the pools and their slots in use", _output_arg, "pools_command:list_"),
+        "get": ("show a pool and its slots in use", _pools_get, "pools_command:get"),
+        "set": ("create a pool or change its slots", _pools_set, "pools_command:set_"),
+        "delete": ("delete an unused pool", _pool_name_arg, "pools_command:delete"),
     },
     "db": {
         "migrate": ("create or upgrade the metastore's tables", _no_args, "db_command:migrate"),
@@ -139,13 +377,31 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
 #: commands without a group: name -> (help, configure, handler)
 TOP_LEVEL: dict[str, tuple[str, Configure, str]] = {
     "version": ("print downwind's version", _no_args, "info_command:version"),
+    "dag-processor": (
+        "parse the DAG files and store them in the metastore",
+        _dag_processor,
+        "dag_processor_command:run",
+    ),
+    "scheduler": (
+        "run the scheduler (and the DAG processor) until stopped",
+        _no_args,
+        "scheduler_command:scheduler",
+    ),
+    "standalone": (
+        "set up the home and metastore if needed, then run everything in one process",
+        _no_args,
+        "scheduler_command:standalone",
+    ),
 }
 
 
 #: one-line help of each command group
 GROUP_HELP = {
-    "dags": "list, show and test DAGs",
-    "tasks": "list and test the tasks of a DAG",
+    "dags": "list, show, test, trigger and pause DAGs; their runs",
+    "tasks": "list and test the tasks of a DAG; their states; clear them",
+    "variables": "manage the variables in the metastore",
+    "connections": "manage the connections in the metastore",
+    "pools": "manage the pools in the metastore",
     "config": "show the effective configuration",
     "db": "migrate, check and reset the metastore",
 }
@@ -154,12 +410,18 @@ EPILOG = """examples:
   downwind dags list
   downwind dags test download_rocket_launches 2026-01-01
   downwind tasks test download_rocket_launches notify 2026-01-01
+  downwind dags trigger download_rocket_launches --conf '{"limit": 5}'
+  downwind tasks clear download_rocket_launches --only-failed
 
 Run `downwind COMMAND --help` for a command's subcommands and options."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (cheap to build: no command module is imported)."""
+def build_parser(only_group: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (no command module is imported).
+
+    With ``only_group``, the other groups are listed but get no subcommands: building
+    every subcommand's parser is most of the cost of starting a command.
+    """
     parser = argparse.ArgumentParser(
         prog="downwind",
         description="downwind: author, schedule and monitor workflows (Airflow-style DAGs).",
@@ -170,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     for group, commands in COMMANDS.items():
         help_text = GROUP_HELP.get(group, f"{group} commands")
         group_parser = groups.add_parser(group, help=help_text, description=help_text)
+        if only_group is not None and group != only_group:
+            continue
         sub = group_parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
         for name, (help_text, configure, handler) in commands.items():
             cmd = sub.add_parser(name, help=help_text, description=help_text)
@@ -195,8 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``error: ...`` line on stderr and status 1; a usage error is argparse's message and
     status 2; ``--help`` is status 0.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    group = argv[0] if argv and argv[0] in COMMANDS else None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(group).parse_args(argv)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 2)

@@ -8,7 +8,7 @@ To add an option, add one :class:`Option` here and regenerate that table.
 
 from __future__ import annotations
 
-from downwind.config.schema import Bool, Choice, Int, Option, PathType, Str, Timezone
+from downwind.config.schema import Bool, Choice, Float, Int, Option, PathType, Str, Timezone
 
 __all__ = ["OPTIONS", "SECTIONS", "Option"]
 
@@ -110,6 +110,123 @@ OPTIONS: tuple[Option, ...] = (
         "Default for a DAG's catchup. The classic Airflow behaviour: the scheduler creates "
         "one run for every interval since start_date that has not run yet, so a daily DAG "
         "started 14 days ago gets 14 catch-up runs. Set false to create only the latest run.",
+    ),
+    Option(
+        "scheduler",
+        "standalone_dag_processor",
+        Bool(),
+        False,
+        "Run the DAG processor as its own process (`downwind dag-processor`) instead of "
+        "inside the scheduler.",
+    ),
+    Option(
+        "scheduler",
+        "idle_sleep_time",
+        Float(min=0.01),
+        1.0,
+        "Longest wait, in seconds, between two scheduler passes when nothing is ready. A "
+        "task that ends wakes the scheduler at once; this is only the fallback.",
+    ),
+    Option(
+        "scheduler",
+        "scheduler_heartbeat_sec",
+        Float(min=0.1),
+        5.0,
+        "Seconds between two heartbeats of the scheduler's job row.",
+    ),
+    Option(
+        "scheduler",
+        "scheduler_health_check_threshold",
+        Float(min=1),
+        30.0,
+        "A scheduler whose last heartbeat is older than this many seconds is dead: another "
+        "scheduler (or its own restart) adopts the task instances it had queued.",
+    ),
+    Option(
+        "scheduler",
+        "task_heartbeat_timeout",
+        Float(min=1),
+        60.0,
+        "A running task instance whose process has not heartbeated for this many seconds "
+        "is a zombie: it is retried while it has tries left, else failed.",
+    ),
+    Option(
+        "scheduler",
+        "zombie_detection_interval",
+        Float(min=0.1),
+        10.0,
+        "Seconds between two searches for zombie task instances.",
+    ),
+    Option(
+        "scheduler",
+        "graceful_stop_timeout",
+        Float(min=0),
+        30.0,
+        "On SIGINT/SIGTERM the scheduler waits this many seconds for running tries to end "
+        "before it kills them.",
+    ),
+    # [executor]
+    Option(
+        "executor",
+        "heartbeat_interval",
+        Float(min=0.1),
+        5.0,
+        "Seconds between two heartbeats of a running task process (see "
+        "[scheduler] task_heartbeat_timeout).",
+    ),
+    Option(
+        "executor",
+        "kill_grace",
+        Float(min=0),
+        5.0,
+        "Seconds a killed task gets between SIGTERM (its on_kill runs) and SIGKILL.",
+    ),
+    Option(
+        "executor",
+        "timeout_grace",
+        Float(min=0),
+        10.0,
+        "Seconds past its execution_timeout after which a task that does not stop by itself "
+        "is killed with its process group.",
+    ),
+    Option(
+        "executor",
+        "dag_load_timeout",
+        Float(min=0.1),
+        30.0,
+        "Seconds a worker may take to import a DAG file before the try fails.",
+    ),
+    # [dag_processor]
+    Option(
+        "dag_processor",
+        "dag_file_processor_timeout",
+        Float(min=0.1),
+        50,
+        "Seconds a DAG file may take to import before its parsing process is killed (with "
+        "every process it started) and the file gets an import error saying it timed out.",
+    ),
+    Option(
+        "dag_processor",
+        "parsing_processes",
+        Int(min=1),
+        2,
+        "DAG files parsed at once, each in its own child process.",
+    ),
+    Option(
+        "dag_processor",
+        "min_file_process_interval",
+        Float(min=0),
+        30,
+        "Seconds after which a DAG file is parsed again even if it did not change (so DAGs "
+        "that depend on helper modules, variables or the date stay current). A changed file "
+        "is parsed at the next scan of the folder.",
+    ),
+    Option(
+        "dag_processor",
+        "refresh_interval",
+        Float(min=0),
+        5,
+        "Seconds between two scans of the dags folder for new, changed and deleted files.",
     ),
     # [logging]
     Option(

@@ -10,13 +10,14 @@ import copy
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from downwind.exceptions import TaskException, TaskFailedNoRetry, TaskSkipped, TaskTimeout
 from downwind.runner.context import build_context
 from downwind.runner.timeout import call_with_timeout
-from downwind.runtime.client import RuntimeClient, TaskOutcome
+from downwind.runtime.client import RuntimeClient, StartInfo, TaskOutcome
 from downwind.runtime.current import using_client
 from downwind.runtime.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from downwind.sdk.baseoperator import BaseOperator
@@ -24,6 +25,7 @@ from downwind.sdk.templating import render_template_fields
 from downwind.states import TaskInstanceState
 
 log = logging.getLogger("downwind.task")
+_running: ContextVar[BaseOperator | None] = ContextVar("downwind_running_task", default=None)
 _MAX_LOGGED_RETURN = 500
 
 
@@ -39,6 +41,27 @@ def run_task_try(
     task = copy.copy(task)
     ti = RuntimeTaskInstance(task, client, start)
     context: dict[str, Any] = {}
+    token = _running.set(task)
+    try:
+        return _run(task, client, start, ti, context, test_mode)
+    finally:
+        _running.reset(token)
+
+
+def running_task() -> BaseOperator | None:
+    """The task (the rendered copy) that :func:`run_task_try` is running in this context:
+    what a SIGTERM handler calls ``on_kill`` on."""
+    return _running.get()
+
+
+def _run(
+    task: BaseOperator,
+    client: RuntimeClient,
+    start: StartInfo,
+    ti: RuntimeTaskInstance,
+    context: dict[str, Any],
+    test_mode: bool,
+) -> TaskOutcome:
     with using_client(client):
         try:
             params = task.params.resolve(start.run.conf)
@@ -63,7 +86,7 @@ def run_task_try(
             log.info("Task skipped%s", f": {err}" if str(err) else "")
             outcome = TaskOutcome(TaskInstanceState.SKIPPED)
         except Exception as err:
-            outcome = _failure(err, start.try_number, start.max_tries)
+            outcome = failure_outcome(err, start.try_number, start.max_tries)
             context["exception"] = err
     callback = {
         TaskInstanceState.SUCCESS: ("on_success_callback", task.on_success_callback),
@@ -91,7 +114,7 @@ def _execute(task: BaseOperator, context: dict[str, Any]) -> Any:
         raise TaskException(f"task code called sys.exit({err.code!r})") from err
 
 
-def _failure(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome:
+def failure_outcome(err: BaseException, try_number: int, max_tries: int) -> TaskOutcome:
     """The state of a try that raised ``err``: retried while tries remain."""
     if isinstance(err, TaskTimeout):
         log.error("%s", err)

@@ -93,10 +93,10 @@ def test_list_as_json(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_list_one_section(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["config", "list", "--section", "scheduler", "-o", "json"]) == 0
-    assert [(i["section"], i["key"]) for i in json.loads(capsys.readouterr().out)] == [
-        ("scheduler", "catchup_by_default")
-    ]
+    assert main(["config", "list", "--section", "dag_processor", "-o", "json"]) == 0
+    listed = [(i["section"], i["key"]) for i in json.loads(capsys.readouterr().out)]
+    assert listed == [(o.section, o.name) for o in OPTIONS if o.section == "dag_processor"]
+    assert ("dag_processor", "refresh_interval") in listed
 
 
 def test_list_unknown_section(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

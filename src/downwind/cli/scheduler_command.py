@@ -1,0 +1,129 @@
+"""``downwind scheduler`` and ``downwind standalone``: run pipelines on their schedules.
+
+``scheduler`` runs the scheduler loop with its executor and, unless
+``[scheduler] standalone_dag_processor`` is set, the DAG processor in the same process.
+``standalone`` is the one-command start on a fresh machine: it creates the home,
+migrates the metastore, then runs the same scheduler. SIGINT/SIGTERM stop them
+cleanly: running tries are given ``[scheduler] graceful_stop_timeout`` to finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+from downwind.cli.daemon import setup_logging, stop_on_signals
+from downwind.cli.metastore_session import MetastoreNotReady, check_metastore_ready
+from downwind.config import Config, get_config
+
+log = logging.getLogger("downwind.scheduler")
+
+
+def scheduler(args: argparse.Namespace) -> int:
+    """Run the scheduler until stopped."""
+    check_metastore_ready()
+    setup_logging()
+    return _run_scheduler(get_config())
+
+
+def standalone(args: argparse.Namespace) -> int:
+    """Create the home and the metastore if needed, then run the scheduler (and, once the
+    API issue lands, the web server) in this process."""
+    from downwind.metastore.engine import display_url, get_engine, normalize_url
+    from downwind.metastore.migrate import upgrade
+
+    conf = get_config()
+    conf.home.mkdir(parents=True, exist_ok=True)
+    conf.core.dags_folder.mkdir(parents=True, exist_ok=True)
+    setup_logging()
+    applied = upgrade(get_engine())
+    where = display_url(normalize_url(conf.database.url, conf.home))
+    if applied:
+        log.info("Migrated the metastore at %s (%d migration(s))", where, len(applied))
+    print(
+        "downwind standalone\n"
+        f"  home:        {conf.home}\n"
+        f"  dags folder: {conf.core.dags_folder}"
+        + (" (and the example DAGs)" if conf.core.load_examples else "")
+        + f"\n  metastore:   {where}\n"
+        f"  executor:    {conf.core.executor}, parallelism {conf.core.parallelism}\n"
+        "New DAGs start paused: `downwind dags unpause DAG_ID` switches one on. "
+        "Press Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return _run_scheduler(conf)
+
+
+def _run_scheduler(conf: Config) -> int:
+    from downwind.dag_processing.manager import DagProcessorManager
+    from downwind.executors import create_executor
+    from downwind.metastore.engine import get_engine, session_factory
+    from downwind.scheduler.loop import Scheduler, settings_from_config
+
+    sessions = session_factory(get_engine())
+    _refuse_second_scheduler_on_sqlite(conf, sessions)
+    executor = create_executor(
+        conf.core.executor,
+        parallelism=conf.core.parallelism,
+        dags_folder=conf.core.dags_folder,
+        plugins_folder=conf.core.plugins_folder,
+        heartbeat_interval=conf.executor.heartbeat_interval,
+        kill_grace=conf.executor.kill_grace,
+        timeout_grace=conf.executor.timeout_grace,
+        dag_load_timeout=conf.executor.dag_load_timeout,
+    )
+    processor = None
+    if not conf.scheduler.standalone_dag_processor:
+        processor = DagProcessorManager.from_config(conf)
+    scheduler = Scheduler(
+        sessions,
+        executor,
+        settings_from_config(conf),
+        processor_step=(lambda now: processor.poll(sessions, now)) if processor else None,
+    )
+    stop = threading.Event()
+    log.info(
+        "Scheduler started: %s executor with parallelism %d%s",
+        conf.core.executor,
+        conf.core.parallelism,
+        ", DAG processor inside" if processor else "",
+    )
+    try:
+        with stop_on_signals(stop, "scheduler"):
+            scheduler.run(stop)
+    except KeyboardInterrupt:
+        log.warning("Stopping at once: running tries are killed")
+        executor.terminate()
+        return 130
+    finally:
+        if processor is not None:
+            processor.close()
+    log.info("Scheduler stopped")
+    return 0
+
+
+def _refuse_second_scheduler_on_sqlite(conf: Config, sessions) -> None:
+    from downwind.metastore.engine import normalize_url
+    from downwind.scheduler.liveness import alive_jobs
+
+    url = normalize_url(conf.database.url, conf.home)
+    if url.get_backend_name() != "sqlite":
+        return
+    with sessions() as session:
+        others = alive_jobs(
+            session,
+            "scheduler",
+            datetime.now(UTC),
+            timedelta(seconds=conf.scheduler.scheduler_health_check_threshold),
+        )
+    if others:
+        job = others[0]
+        raise MetastoreNotReady(
+            f"another scheduler (pid {job.pid} on {job.hostname}) is running on this SQLite "
+            "metastore; SQLite supports one scheduler at a time (use PostgreSQL to run "
+            "several), or stop the other one first"
+        )

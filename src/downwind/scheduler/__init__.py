@@ -1,0 +1,1 @@
+"""The scheduler loop: load state, decide (scheduling/), apply (metastore/), dispatch."""

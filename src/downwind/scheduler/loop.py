@@ -1,0 +1,259 @@
+"""The scheduler loop: create due runs, decide which task instances are ready, queue
+them on the executor, and react at once when the executor reports a try's end.
+
+Each pass is a few short transactions; the loop sleeps only while nothing is ready,
+and the executor wakes it as soon as a try starts or ends (event-driven hand-offs,
+polling as the fallback).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from downwind.config import Config
+from downwind.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+from downwind.metastore.models import DagModel, DagRun, TaskInstance
+from downwind.metastore.types import utcnow
+from downwind.runner.log_paths import task_log_path
+from downwind.scheduler.liveness import (
+    adopt_orphans,
+    end_job,
+    find_zombies,
+    heartbeat_job,
+    register_job,
+)
+from downwind.scheduler.runs import create_due_runs, finish_run_if_done, start_queued_runs
+from downwind.scheduler.tasks import key_of, queue_ready_tasks, update_task_states
+from downwind.services.dag_registry import load_serialized_dag
+from downwind.services.task_runtime import DbRuntimeHandler
+from downwind.states import (
+    TASK_FINISHED,
+    Actor,
+    DagRunState,
+    TaskInstanceState,
+    check_dag_run_transition,
+    check_task_transition,
+)
+
+TI = TaskInstanceState
+
+log = logging.getLogger("downwind.scheduler")
+_PARSE_POLL = 0.05
+
+
+@dataclass
+class SchedulerSettings:
+    """Timings of the loop (from ``[scheduler]`` options)."""
+
+    base_log_folder: Path
+    #: longest wait for an executor event when nothing is ready
+    poll_interval: float = 1.0
+    #: how often the scheduler's job row is heartbeated
+    heartbeat_interval: float = 5.0
+    #: a scheduler whose heartbeat is older than this is dead (its work is adopted)
+    health_check_threshold: timedelta = timedelta(seconds=30)
+    #: a running task instance without heartbeat for this long is a zombie
+    zombie_threshold: timedelta = timedelta(seconds=60)
+    #: how often zombies are looked for
+    zombie_check_interval: float = 10.0
+    #: on stop, how long running tries may take to finish before they are killed
+    graceful_stop_timeout: float = 30.0
+
+
+def settings_from_config(conf: Config) -> SchedulerSettings:
+    """The loop's timings from the ``[scheduler]`` and ``[logging]`` options."""
+    options = conf.scheduler
+    return SchedulerSettings(
+        base_log_folder=conf.logging.base_log_folder,
+        poll_interval=options.idle_sleep_time,
+        heartbeat_interval=options.scheduler_heartbeat_sec,
+        health_check_threshold=timedelta(seconds=options.scheduler_health_check_threshold),
+        zombie_threshold=timedelta(seconds=options.task_heartbeat_timeout),
+        zombie_check_interval=options.zombie_detection_interval,
+        graceful_stop_timeout=options.graceful_stop_timeout,
+    )
+
+
+class Scheduler:
+    """One scheduler process: owns an executor and (optionally) a DAG processor step."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        executor: BaseExecutor,
+        settings: SchedulerSettings,
+        *,
+        processor_step: Callable[[datetime], Any] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = session_factory
+        self.executor = executor
+        self.settings = settings
+        self.processor_step = processor_step
+        self.clock = clock
+        self.handler = DbRuntimeHandler(session_factory, clock=clock)
+        self.job_id: int | None = None
+        self._last_heartbeat = 0.0
+        self._last_zombie_check = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register the job, adopt what a dead scheduler left, start the executor."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            self.job_id = register_job(session, "scheduler", now).id
+            requeued, lost = adopt_orphans(
+                session, self.job_id, now, self.settings.health_check_threshold
+            )
+        if requeued or lost:
+            log.info(
+                "Adopted the work of a stopped scheduler: %d queued task instance(s) "
+                "re-queued, %d running one(s) lost with it",
+                requeued,
+                len(lost),
+            )
+        for key in lost:
+            self.handler.crashed(key, "its scheduler stopped while it ran")
+        self.executor.start(self.handler)
+        self._last_heartbeat = time.monotonic()
+
+    def stop(self) -> None:
+        """Let running tries finish (up to ``graceful_stop_timeout``), then end the job."""
+        if self.executor.running:
+            log.info(
+                "Waiting up to %g s for %d running task(s) to finish",
+                self.settings.graceful_stop_timeout,
+                len(self.executor.running),
+            )
+        self.executor.end(self.settings.graceful_stop_timeout)
+        if self.job_id is not None:
+            with self.sessions.begin() as session:
+                end_job(session, self.job_id, self.clock())
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set."""
+        self.start()
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.stop()
+
+    # -- one pass ---------------------------------------------------------------------
+
+    def step(self) -> list[ExecutorEvent]:
+        """One pass: runs, decisions, queueing, then wait for executor events."""
+        now = self.clock()
+        parsing = False
+        if self.processor_step is not None:
+            parsing = bool(getattr(self.processor_step(now), "running", 0))
+        with self.sessions.begin() as session:
+            create_due_runs(session, now)
+            start_queued_runs(session, now)
+            changed = self._update_running_runs(session, now)
+            queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
+            workloads = [self._workload(session, ti) for ti in queued]
+        for workload in workloads:
+            log.info("Queued %s try %d", _label(workload), workload.try_number)
+            self.executor.queue_workload(workload)
+        if workloads or changed:
+            wait = 0.0
+        elif parsing:  # collect the DAG files being parsed soon after they are done
+            wait = min(_PARSE_POLL, self.settings.poll_interval)
+        else:
+            wait = self.settings.poll_interval
+        events = self.executor.sync(wait)
+        for event in events:
+            log.info("%s %s", _label_key(event.key), event.state or event.kind)
+        self._housekeeping()
+        return events
+
+    def _update_running_runs(self, session: Session, now: datetime) -> int:
+        changed = 0
+        runs = session.scalars(
+            select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
+        ).all()
+        for run in runs:
+            dag = load_serialized_dag(session, run.dag_id, run.dag_version_id)
+            changed += update_task_states(session, run, dag, now)
+            timeout = dag.dagrun_timeout
+            if timeout is not None and run.start_date and now - run.start_date > timeout:
+                self._time_out_run(session, run, now)
+                changed += 1
+                continue
+            if finish_run_if_done(session, run, dag, now) is not None:
+                changed += 1
+        return changed
+
+    def _time_out_run(self, session: Session, run: DagRun, now: datetime) -> None:
+        """``dagrun_timeout`` passed: unfinished tasks are stopped or skipped, run failed."""
+        log.warning("Run %s of DAG %s timed out (dagrun_timeout)", run.run_id, run.dag_id)
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
+            )
+        ):
+            old = TI(ti.state) if ti.state is not None else None
+            if old in TASK_FINISHED:
+                continue
+            if old in (TI.QUEUED, TI.RUNNING):
+                self.executor.kill(key_of(ti), "the DAG run timed out (dagrun_timeout)")
+            new = TI.SKIPPED if old in (None, TI.SCHEDULED) else TI.FAILED
+            check_task_transition(old, new, Actor.SCHEDULER)
+            ti.state = new.value
+            ti.end_date = now
+        check_dag_run_transition(DagRunState.RUNNING, DagRunState.FAILED, Actor.SCHEDULER)
+        run.state = DagRunState.FAILED.value
+        run.end_date = now
+        dag_row = session.get(DagModel, run.dag_id)
+        if dag_row is not None:
+            dag_row.next_dagrun_create_after = None
+
+    def _workload(self, session: Session, ti: TaskInstance) -> TaskWorkload:
+        dag_row = session.get(DagModel, ti.dag_id)
+        key = key_of(ti)
+        return TaskWorkload(
+            key=key,
+            ti_id=ti.id,
+            try_number=ti.try_number,
+            dag_fileloc=dag_row.fileloc if dag_row and dag_row.fileloc else "",
+            queue=ti.queue or "default",
+            priority=ti.priority_weight,
+            log_path=str(task_log_path(self.settings.base_log_folder, key, ti.try_number)),
+        )
+
+    def _housekeeping(self) -> None:
+        mono = time.monotonic()
+        if mono - self._last_heartbeat >= self.settings.heartbeat_interval and self.job_id:
+            with self.sessions.begin() as session:
+                heartbeat_job(session, self.job_id, self.clock())
+            self._last_heartbeat = mono
+        if mono - self._last_zombie_check >= self.settings.zombie_check_interval:
+            self._last_zombie_check = mono
+            with self.sessions() as session:
+                zombies = find_zombies(
+                    session, self.clock(), self.settings.zombie_threshold, self.executor.running
+                )
+            for key in zombies:
+                log.warning("%s stopped heartbeating: treated as crashed", _label_key(key))
+                self.handler.crashed(key, "no heartbeat (zombie)")
+
+
+def _label(workload: TaskWorkload) -> str:
+    return _label_key(workload.key)
+
+
+def _label_key(key: Any) -> str:
+    index = "" if key.map_index == -1 else f"[{key.map_index}]"
+    return f"{key.dag_id}.{key.task_id}{index} ({key.run_id})"

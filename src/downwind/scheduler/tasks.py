@@ -1,0 +1,185 @@
+"""Task instances in the scheduler: apply trigger-rule decisions, admit and queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from downwind.metastore.models import DagModel, DagRun, Pool, TaskInstance
+from downwind.runtime.client import TaskInstanceKey
+from downwind.scheduling.admission import Candidate, Limits, admit
+from downwind.scheduling.run_decisions import RunSnapshot, TaskShape, decide_task_states
+from downwind.sdk.serialization import SerializedDAG
+from downwind.services.history import archive_try, reset_try_fields
+from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
+
+log = logging.getLogger("downwind.scheduler")
+TI = TaskInstanceState
+_IN_FLIGHT = (TI.QUEUED.value, TI.RUNNING.value)
+
+
+@lru_cache(maxsize=256)
+def _shapes(dag: SerializedDAG) -> tuple[list[str], dict[str, TaskShape]]:
+    order = [task.task_id for task in dag.topological_sort()]
+    shapes = {
+        task.task_id: TaskShape(
+            upstream=tuple(task.upstream_task_ids),
+            trigger_rule=task.trigger_rule,
+            depends_on_past=task.depends_on_past,
+        )
+        for task in dag.tasks
+    }
+    return order, shapes
+
+
+def update_task_states(session: Session, run: DagRun, dag: SerializedDAG, now: datetime) -> int:
+    """Apply the trigger-rule, retry and depends_on_past decisions of one running run;
+    return how many task instances changed."""
+    tis = {
+        ti.task_id: ti
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
+            )
+        )
+    }
+    order, shapes = _shapes(dag)
+    order = [task_id for task_id in order if task_id in tis]
+    snapshot = RunSnapshot(
+        states={task_id: _state(ti.state) for task_id, ti in tis.items()},
+        next_retry_at={t: ti.next_retry_at for t, ti in tis.items() if ti.next_retry_at},
+    )
+    if any(shapes[t].depends_on_past for t in order):
+        snapshot.has_previous_run, snapshot.past_states = _past_states(session, run)
+    changes = decide_task_states(order, shapes, snapshot, now)
+    for task_id, new in changes.items():
+        ti = tis[task_id]
+        old = _state(ti.state)
+        check_task_transition(old, new, Actor.SCHEDULER)
+        if old in (TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE):
+            archive_try(session, ti)
+            reset_try_fields(ti)
+        ti.state = new.value
+        if new in (TI.SKIPPED, TI.UPSTREAM_FAILED):
+            ti.end_date = now
+    return len(changes)
+
+
+def _state(value: str | None) -> TaskInstanceState | None:
+    return TaskInstanceState(value) if value is not None else None
+
+
+def _past_states(session: Session, run: DagRun) -> tuple[bool, dict[str, TaskInstanceState | None]]:
+    previous = session.scalar(
+        select(DagRun.run_id)
+        .where(DagRun.dag_id == run.dag_id, DagRun.logical_date < run.logical_date)
+        .order_by(DagRun.logical_date.desc())
+        .limit(1)
+    )
+    if previous is None:
+        return False, {}
+    rows = session.execute(
+        select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == previous
+        )
+    ).all()
+    return True, {task_id: _state(state) for task_id, state in rows}
+
+
+def queue_ready_tasks(
+    session: Session, executor_slots: int, now: datetime, job_id: int | None
+) -> list[TaskInstance]:
+    """Move the ``scheduled`` task instances that fit (slots, pools, per-DAG limits) to
+    ``queued``, starting their next try; return them in dispatch order."""
+    if executor_slots <= 0:
+        return []
+    rows = session.execute(
+        select(TaskInstance, DagRun.logical_date)
+        .join(
+            DagRun,
+            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
+        )
+        .where(
+            TaskInstance.state == TI.SCHEDULED.value,
+            DagRun.state == DagRunState.RUNNING.value,
+        )
+    ).all()
+    if not rows:
+        return []
+    by_key = {ti.id: ti for ti, _ in rows}
+    candidates = [
+        Candidate(
+            key=ti.id,
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            pool=ti.pool,
+            priority_weight=ti.priority_weight,
+            logical_date=logical_date or now,
+            pool_slots=ti.pool_slots,
+        )
+        for ti, logical_date in rows
+    ]
+    limits = Limits(
+        executor_slots=executor_slots,
+        pool_slots=_free_pool_slots(session),
+        dag_slots=_free_dag_slots(session, {c.dag_id for c in candidates}),
+    )
+    decision = admit(candidates, limits)
+    for lost in decision.unknown_pool:
+        log.warning(
+            "Task %s.%s waits for pool '%s', which does not exist: create it with "
+            "`downwind pools set`",
+            lost.dag_id,
+            lost.task_id,
+            lost.pool,
+        )
+    queued = []
+    for candidate in decision.admitted:
+        ti = by_key[candidate.key]
+        check_task_transition(TI.SCHEDULED, TI.QUEUED, Actor.SCHEDULER)
+        ti.state = TI.QUEUED.value
+        ti.try_number += 1
+        ti.queued_dttm = now
+        ti.queued_by_job_id = job_id
+        queued.append(ti)
+    return queued
+
+
+def _free_pool_slots(session: Session) -> dict[str, int]:
+    used = dict(
+        session.execute(
+            select(TaskInstance.pool, func.sum(TaskInstance.pool_slots))
+            .where(TaskInstance.state.in_(_IN_FLIGHT))
+            .group_by(TaskInstance.pool)
+        ).all()
+    )
+    return {
+        pool.pool: pool.slots - int(used.get(pool.pool) or 0)
+        for pool in session.scalars(select(Pool))
+    }
+
+
+def _free_dag_slots(session: Session, dag_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(dag_ids)
+    used = dict(
+        session.execute(
+            select(TaskInstance.dag_id, func.count())
+            .where(TaskInstance.dag_id.in_(ids), TaskInstance.state.in_(_IN_FLIGHT))
+            .group_by(TaskInstance.dag_id)
+        ).all()
+    )
+    limits = dict(
+        session.execute(
+            select(DagModel.dag_id, DagModel.max_active_tasks).where(DagModel.dag_id.in_(ids))
+        ).all()
+    )
+    return {dag_id: (limits.get(dag_id) or 16) - int(used.get(dag_id) or 0) for dag_id in ids}
+
+
+def key_of(ti: TaskInstance) -> TaskInstanceKey:
+    return TaskInstanceKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
