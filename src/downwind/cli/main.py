@@ -55,6 +55,11 @@ def _dags_test(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait each task's retry delay before retrying (skipped by default)",
     )
+    p.add_argument(
+        "--no-db",
+        action="store_true",
+        help="do not record the run in the metastore (recorded when it is migrated)",
+    )
     p.add_argument("--no-color", action="store_true", help="plain output without colors")
 
 

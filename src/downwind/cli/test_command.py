@@ -37,14 +37,59 @@ def test_dag(args: argparse.Namespace) -> int:
     logical_date = parse_logical_date(args.logical_date)
     conf = parse_conf(args.conf)
     dag = collect_configured_dags().get_dag(args.dag_id)
+    sessions = None if args.no_db else _metastore_sessions()
     run = run_dag_in_process(
         dag,
         logical_date=logical_date,
         conf=conf,
         wait_retry_delay=args.wait_retry_delay,
         reporter=_reporter(args),
+        store=_store_from_metastore(sessions) if sessions else None,
     )
+    if sessions is not None:
+        _record(sessions, dag, run)
     return 0 if run.state is DagRunState.SUCCESS else 1
+
+
+def _metastore_sessions():
+    """The metastore's sessions when it is migrated; ``None`` (nothing recorded) if not."""
+    from downwind.cli.metastore_session import MetastoreNotReady, check_metastore_ready
+
+    try:
+        check_metastore_ready()
+    except MetastoreNotReady:
+        return None
+    from downwind.metastore.engine import get_engine, session_factory
+
+    return session_factory(get_engine())
+
+
+def _store_from_metastore(sessions):
+    """Variables and connections for the test: the environment first, then the metastore."""
+    from downwind.runtime.memory import InMemoryStore
+    from downwind.services.connections import list_connections
+    from downwind.services.variables import list_variables
+
+    with sessions() as session:
+        variables = {v.key: v.val for v in list_variables(session) if v.val is not None}
+        connections = {c.conn_id: c for c in list_connections(session)}
+    return InMemoryStore(variables=variables, connections=connections)
+
+
+def _record(sessions, dag, run) -> None:
+    from downwind.cli.metastore_session import now
+    from downwind.config import get_config
+    from downwind.services.test_runs import record_test_run
+
+    with sessions.begin() as session:
+        record_test_run(
+            session,
+            dag,
+            run,
+            now=now(),
+            paused_at_creation=get_config().core.dags_are_paused_at_creation,
+        )
+    print(f"Recorded as run {run.run_id} in the metastore (--no-db to skip).", file=sys.stderr)
 
 
 def test_task(args: argparse.Namespace) -> int:

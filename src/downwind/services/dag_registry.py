@@ -106,6 +106,7 @@ def record_parsed_file(
         row = _upsert_dag(session, parsed, fileloc, now, paused_at_creation)
         version = _store_version(session, row.dag_id, parsed, fileloc)
         if version is not None:
+            row.next_dagrun_create_after = None  # the schedule may have changed: look again
             record.versions.append(version)
     for row in known:
         if row.dag_id not in seen:
@@ -197,6 +198,27 @@ def _store_version(
     session.add(version)
     session.flush()
     return version
+
+
+def ensure_dag_version(
+    session: Session,
+    parsed: ParsedDag,
+    *,
+    fileloc: str,
+    now: datetime,
+    paused_at_creation: bool,
+) -> DagVersion:
+    """The stored version of ``parsed`` (stored now if it is new), without touching the
+    other DAGs of its file: for ``dags test`` recording a run of a DAG the DAG processor
+    may not have parsed yet."""
+    row = _upsert_dag(session, parsed, fileloc, now, paused_at_creation)
+    version = _store_version(session, row.dag_id, parsed, fileloc)
+    if version is not None:
+        row.next_dagrun_create_after = None
+        return version
+    latest = latest_version(session, parsed.dag_id)
+    assert latest is not None  # _store_version found it unchanged
+    return latest
 
 
 def deactivate_missing_files(session: Session, present_files: Iterable[str]) -> list[str]:

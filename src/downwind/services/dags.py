@@ -43,6 +43,8 @@ def set_paused(
     ``unpause`` even when it already was so."""
     row = get_dag_model(session, dag_id)
     row.is_paused = paused
+    if not paused:
+        row.next_dagrun_create_after = None  # let the scheduler look at it at once
     record_action(session, "pause" if paused else "unpause", owner=owner, now=now, dag_id=dag_id)
     return row
 

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from downwind.exceptions import DownwindException
+from downwind.exceptions import ConnectionNotFound, DownwindException
 from downwind.metastore.models import (
-    ConnectionModel,
     DagRun,
     TaskInstance,
     VariableModel,
@@ -29,6 +28,7 @@ from downwind.runtime.client import DagRunInfo, StartInfo, TaskInstanceKey, Task
 from downwind.runtime.connection import connection_from_env
 from downwind.runtime.variables import variable_from_env
 from downwind.scheduling.retry import next_retry_at
+from downwind.services.connections import get_connection
 from downwind.services.dag_registry import load_serialized_dag
 from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
 
@@ -181,20 +181,10 @@ class DbRuntimeHandler:
         if conn is not None:
             return conn.to_dict()
         with self._sessions() as session:
-            row = session.scalar(select(ConnectionModel).where(ConnectionModel.conn_id == conn_id))
-            if row is None:
+            try:
+                return get_connection(session, conn_id).to_dict()
+            except ConnectionNotFound:
                 return None
-            return {
-                "conn_id": row.conn_id,
-                "conn_type": row.conn_type,
-                "description": row.description,
-                "host": row.host,
-                "schema": row.schema,
-                "login": row.login,
-                "password": row.password,
-                "port": row.port,
-                "extra": row.extra,
-            }
 
     def set_rendered_fields(self, key: TaskInstanceKey, fields: dict[str, str]) -> None:
         with self._sessions.begin() as session:
