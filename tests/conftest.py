@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +31,44 @@ def downwind_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     reset_config_cache()
     yield home
     reset_config_cache()
+
+
+LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class RunResult:
+    """A finished in-process run and the text its console reporter printed."""
+
+    def __init__(self, run: Any, text: str) -> None:
+        self.run = run
+        self.text = text
+
+    def state(self, task_id: str) -> Any:
+        return self.run.task_instances[task_id].state
+
+    def states(self) -> dict[str, str | None]:
+        return {tid: ti.state and ti.state.value for tid, ti in self.run.task_instances.items()}
+
+    def log(self, task_id: str) -> list[str]:
+        """The log lines the reporter printed for ``task_id`` (without the prefix)."""
+        lines = []
+        for line in self.text.splitlines():
+            prefix, sep, rest = line.partition(" | ")
+            if sep and prefix.strip() == task_id:
+                lines.append(rest)
+        return lines
+
+
+@pytest.fixture
+def run_dag() -> Callable[..., RunResult]:
+    """Run a DAG in this process with a console reporter writing to a string."""
+    from downwind.runner.console import ConsoleReporter
+    from downwind.runner.dag_test import run_dag_in_process
+
+    def run(dag: Any, **kwargs: Any) -> RunResult:
+        stream = io.StringIO()
+        kwargs.setdefault("logical_date", LOGICAL_DATE)
+        result = run_dag_in_process(dag, reporter=ConsoleReporter(stream), **kwargs)
+        return RunResult(result, stream.getvalue())
+
+    return run

@@ -31,6 +31,7 @@ from downwind.services.audit import record_action
 from downwind.services.dag_registry import load_serialized_dag
 from downwind.services.dags import dag_timezone, get_dag_model, to_aware
 from downwind.services.errors import InvalidInput
+from downwind.services.history import Recorded, archive_try, reset_try_fields
 from downwind.services.runs import get_dag_run
 from downwind.states import (
     Actor,
@@ -44,27 +45,6 @@ __all__ = ["FAILED_STATES", "clear_task_instances"]
 
 #: the states ``only_failed`` clears (as in Airflow)
 FAILED_STATES = frozenset({TaskInstanceState.FAILED.value, TaskInstanceState.UPSTREAM_FAILED.value})
-
-#: the columns a recorded try copies from its task instance
-_HISTORY_COLUMNS = tuple(
-    column.key
-    for column in TaskInstanceHistory.__table__.columns
-    if column.key not in ("id", "task_instance_id")
-)
-#: what a cleared task instance forgets about its last try
-_RESET_COLUMNS = (
-    "hostname",
-    "pid",
-    "queued_dttm",
-    "start_date",
-    "end_date",
-    "duration",
-    "next_retry_at",
-    "last_heartbeat_at",
-    "queued_by_job_id",
-    "external_executor_id",
-    "rendered_fields",
-)
 
 
 def _compile(task_regex: str | None) -> re.Pattern[str] | None:
@@ -297,22 +277,14 @@ def _reset(
     session: Session,
     ti: TaskInstance,
     retries: int,
-    recorded: set[tuple[str, str, int, int]],
+    recorded: Recorded,
     now: datetime,
 ) -> None:
-    key = (ti.run_id, ti.task_id, ti.map_index, ti.try_number)
-    if ti.try_number >= 1 and ti.start_date is not None and key not in recorded:
-        session.add(
-            TaskInstanceHistory(
-                task_instance_id=ti.id, **{name: getattr(ti, name) for name in _HISTORY_COLUMNS}
-            )
-        )
-        recorded.add(key)
+    archive_try(session, ti, recorded)
     check_task_transition(ti.state, None, Actor.USER)
     ti.state = None
     ti.max_tries = ti.try_number + retries
-    for name in _RESET_COLUMNS:
-        setattr(ti, name, None)
+    reset_try_fields(ti)
     ti.updated_at = now
 
 
