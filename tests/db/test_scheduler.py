@@ -268,3 +268,58 @@ def test_a_killed_task_process_is_detected_and_retried(env: SchedulerEnv, tmp_pa
         env.home, "logs", "dag_id=victim", f"run_id={run_id}", "task_id=work", "attempt=1.log"
     ).read_text()
     assert "SIGKILL" in log
+
+
+def test_max_active_tasks_limits_a_dags_concurrency(env: SchedulerEnv):
+    env.write_dag(
+        "narrow",
+        """
+        import time
+        from datetime import datetime
+        from downwind import DAG
+        from downwind.operators.python import PythonOperator
+
+        with DAG("narrow", start_date=datetime(2026, 1, 1), schedule=None, max_active_tasks=1):
+            for i in range(3):
+                PythonOperator(task_id=f"t{i}", python_callable=lambda: time.sleep(0.3))
+        """,
+    )
+    env.parse()
+    env.unpause("narrow")
+    with env.sessions.begin() as session:
+        run_id = trigger_dag_run(session, "narrow", now=datetime.now(UTC)).run_id
+    env.run_until(all_runs_finished("narrow", 1), parallelism=3)
+    tis = sorted(env.task_instances("narrow", run_id).values(), key=lambda t: t.start_date)
+    assert [t.state for t in tis] == ["success"] * 3
+    for before, after in itertools.pairwise(tis):
+        assert after.start_date >= before.end_date
+
+
+def test_a_paused_dags_triggered_run_waits_until_it_is_unpaused(env: SchedulerEnv):
+    env.write_dag(
+        "sleepy",
+        """
+        from datetime import datetime
+        from downwind import DAG
+        from downwind.operators.empty import EmptyOperator
+
+        with DAG("sleepy", start_date=datetime(2026, 1, 1), schedule=None):
+            EmptyOperator(task_id="only")
+        """,
+    )
+    env.parse()  # new DAGs start paused
+    with env.sessions.begin() as session:
+        run_id = trigger_dag_run(session, "sleepy", now=datetime.now(UTC)).run_id
+
+    polls = []
+
+    def a_few_passes(session) -> bool:
+        polls.append(1)
+        return len(polls) > 20
+
+    env.run_until(a_few_passes)
+    assert env.runs("sleepy")[0].state == "queued"
+    env.unpause("sleepy")
+    env.run_until(all_runs_finished("sleepy", 1))
+    assert env.runs("sleepy")[0].state == "success"
+    assert env.runs("sleepy")[0].run_id == run_id
