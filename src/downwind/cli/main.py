@@ -147,6 +147,22 @@ def _tasks_list_tries(p: argparse.ArgumentParser) -> None:
     _output_arg(p)
 
 
+def _tasks_logs(p: argparse.ArgumentParser) -> None:
+    _task_instance_arg(p)
+    p.add_argument(
+        "--try",
+        dest="try_number",
+        metavar="N",
+        help="print the log of try N (default: the latest try)",
+    )
+    p.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new lines until the try is no longer queued or running",
+    )
+
+
 def _tasks_clear(p: argparse.ArgumentParser) -> None:
     p.add_argument("dag_id")
     p.add_argument("-t", "--task-regex", metavar="REGEX", help="only tasks whose id matches REGEX")
@@ -306,6 +322,11 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             _tasks_list_tries,
             "tasks_command:list_tries",
         ),
+        "logs": (
+            "print the log of a task instance's try; follow it with --follow",
+            _tasks_logs,
+            "logs_command:task_logs",
+        ),
         "clear": (
             "clear task instances so that they run again (asks first)",
             _tasks_clear,
@@ -403,7 +424,7 @@ TOP_LEVEL: dict[str, tuple[str, Configure, str]] = {
 #: one-line help of each command group
 GROUP_HELP = {
     "dags": "list, show, test, trigger and pause DAGs; their runs",
-    "tasks": "list and test the tasks of a DAG; their states; clear them",
+    "tasks": "list and test the tasks of a DAG; their states and logs; clear them",
     "variables": "manage the variables in the metastore",
     "connections": "manage the connections in the metastore",
     "pools": "manage the pools in the metastore",
