@@ -94,3 +94,14 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_clearing_a_dag_leaves_its_recorded_test_runs_alone_unless_named(home: Path):
+    from downwind.services.clear import clear_task_instances
+
+    upgrade(get_engine())
+    assert main(["dags", "test", "recorded", "2026-01-05", "--no-color"]) == 0
+    with _sessions().begin() as session:
+        assert clear_task_instances(session, "recorded", now=_now()) == []
+        named = clear_task_instances(session, "recorded", run_ids=[RUN_ID], now=_now())
+    assert [ti.task_id for ti in named] == ["flaky"]

@@ -323,3 +323,78 @@ def test_a_paused_dags_triggered_run_waits_until_it_is_unpaused(env: SchedulerEn
     env.run_until(all_runs_finished("sleepy", 1))
     assert env.runs("sleepy")[0].state == "success"
     assert env.runs("sleepy")[0].run_id == run_id
+
+
+def test_a_killed_bash_task_takes_its_command_with_it(env: SchedulerEnv, tmp_path: Path):
+    task_pid, sleep_pid = tmp_path / "task_pid", tmp_path / "sleep_pid"
+    env.write_dag(
+        "shell",
+        f"""
+        from datetime import datetime
+        from downwind import DAG
+        from downwind.operators.bash import BashOperator
+
+        with DAG("shell", start_date=datetime(2026, 1, 1), schedule=None):
+            BashOperator(
+                task_id="long",
+                bash_command="echo $PPID > {task_pid}; sleep 30 & echo $! > {sleep_pid}; wait",
+            )
+        """,
+    )
+    env.parse()
+    env.unpause("shell")
+    with env.sessions.begin() as session:
+        trigger_dag_run(session, "shell", now=datetime.now(UTC))
+    killed = []
+
+    def kill_then_wait(session) -> bool:
+        if not killed and sleep_pid.exists() and sleep_pid.read_text().strip():
+            os.kill(int(task_pid.read_text()), signal.SIGKILL)
+            killed.append(int(sleep_pid.read_text()))
+        return all_runs_finished("shell", 1)(session)
+
+    env.run_until(kill_then_wait)
+    assert env.runs("shell")[0].state == "failed"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(killed[0]):
+        time.sleep(0.05)
+    assert not _alive(killed[0]), "the bash command outlived its killed task process"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_max_active_tis_per_dag_limits_a_task_across_runs(env: SchedulerEnv):
+    env.write_dag(
+        "single_file",
+        """
+        import time
+        from datetime import datetime
+        from downwind import DAG
+        from downwind.operators.python import PythonOperator
+
+        with DAG("single_file", start_date=datetime(2026, 1, 1), schedule=None):
+            PythonOperator(task_id="write", python_callable=lambda: time.sleep(0.3),
+                           max_active_tis_per_dag=1)
+        """,
+    )
+    env.parse()
+    env.unpause("single_file")
+    with env.sessions.begin() as session:
+        for day in (1, 2, 3):
+            trigger_dag_run(
+                session,
+                "single_file",
+                logical_date=datetime(2026, 1, day, tzinfo=UTC),
+                now=datetime.now(UTC),
+            )
+    env.run_until(all_runs_finished("single_file", 3), parallelism=3)
+    tis = sorted(env.task_instances("single_file").values(), key=lambda t: t.start_date)
+    assert [t.state for t in tis] == ["success"] * 3
+    for before, after in itertools.pairwise(tis):
+        assert after.start_date >= before.end_date

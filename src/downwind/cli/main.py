@@ -58,7 +58,9 @@ def _dags_test(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-db",
         action="store_true",
-        help="do not record the run in the metastore (recorded when it is migrated)",
+        help="leave the metastore alone: do not record the run, and read variables and "
+        "connections from the environment only (by default, with a migrated metastore, "
+        "both come from it too and the run is recorded)",
     )
     p.add_argument("--no-color", action="store_true", help="plain output without colors")
 
@@ -124,6 +126,65 @@ def _dags_list_runs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", help="only runs in this state (queued, running, success, failed)")
     p.add_argument("--run-type", help="only runs of this type (scheduled, manual, backfill)")
     _date_range_args(p, "runs")
+    _output_arg(p)
+
+
+def _dags_backfill(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dag_id")
+    p.add_argument(
+        "-s",
+        "--start-date",
+        metavar="DATE",
+        required=True,
+        help="first logical date (YYYY-MM-DD or ISO 8601; naive: in the DAG's time zone)",
+    )
+    p.add_argument(
+        "-e", "--end-date", metavar="DATE", required=True, help="last logical date, included"
+    )
+    again = p.add_mutually_exclusive_group()
+    again.add_argument(
+        "--reset-dagruns",
+        action="store_true",
+        help="run every existing finished run in the range again (reprocess behavior completed)",
+    )
+    again.add_argument(
+        "--rerun-failed-tasks",
+        action="store_true",
+        help="run the failed tasks of failed runs in the range again (reprocess behavior failed)",
+    )
+    again.add_argument(
+        "--reprocess-behavior",
+        choices=("none", "failed", "completed"),
+        help="what to do with existing runs, as in Airflow 3 (default: none, keep them)",
+    )
+    p.add_argument(
+        "--max-active-runs",
+        type=int,
+        metavar="N",
+        help="at most N runs of the backfill queued or running at a time (default: 10)",
+    )
+    p.add_argument("-c", "--conf", help="conf of the backfill's runs, as a JSON object")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what the backfill would do; change nothing"
+    )
+    p.add_argument(
+        "--follow", action="store_true", help="then print its progress until it finishes"
+    )
+    _output_arg(p)
+
+
+def _backfill_id_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", metavar="BACKFILL_ID")
+
+
+def _backfills_get(p: argparse.ArgumentParser) -> None:
+    _backfill_id_arg(p)
+    _output_arg(p)
+
+
+def _backfills_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--dag-id", help="only the backfills of this DAG")
+    p.add_argument("--active", action="store_true", help="only the unfinished ones")
     _output_arg(p)
 
 
@@ -283,6 +344,11 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             _dag_id_arg,
             "runs_command:unpause",
         ),
+        "backfill": (
+            "run a DAG over past logical dates (the scheduler runs it)",
+            _dags_backfill,
+            "backfill_command:backfill",
+        ),
         "list-runs": (
             "list the runs of a DAG, newest first",
             _dags_list_runs,
@@ -331,6 +397,25 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
             "clear task instances so that they run again (asks first)",
             _tasks_clear,
             "tasks_command:clear",
+        ),
+    },
+    "backfills": {
+        "list": (
+            "list the backfills, newest first, with their progress",
+            _backfills_list,
+            "backfill_command:list_",
+        ),
+        "get": ("show a backfill and its progress", _backfills_get, "backfill_command:get"),
+        "pause": (
+            "pause a backfill: none of its runs is created or started",
+            _backfill_id_arg,
+            "backfill_command:pause",
+        ),
+        "unpause": ("unpause a backfill", _backfill_id_arg, "backfill_command:unpause"),
+        "cancel": (
+            "cancel a backfill: its queued runs fail, its running runs finish",
+            _backfill_id_arg,
+            "backfill_command:cancel",
         ),
     },
     "variables": {
@@ -425,6 +510,7 @@ TOP_LEVEL: dict[str, tuple[str, Configure, str]] = {
 GROUP_HELP = {
     "dags": "list, show, test, trigger and pause DAGs; their runs",
     "tasks": "list and test the tasks of a DAG; their states and logs; clear them",
+    "backfills": "follow, pause and cancel backfills (`dags backfill` starts one)",
     "variables": "manage the variables in the metastore",
     "connections": "manage the connections in the metastore",
     "pools": "manage the pools in the metastore",

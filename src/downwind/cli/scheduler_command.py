@@ -41,6 +41,7 @@ def standalone(args: argparse.Namespace) -> int:
     setup_logging()
     applied = upgrade(get_engine())
     where = display_url(normalize_url(conf.database.url, conf.home))
+    _refuse_second_scheduler_on_sqlite(conf)
     if applied:
         log.info("Migrated the metastore at %s (%d migration(s))", where, len(applied))
     print(
@@ -65,7 +66,7 @@ def _run_scheduler(conf: Config) -> int:
     from downwind.scheduler.loop import Scheduler, settings_from_config
 
     sessions = session_factory(get_engine())
-    _refuse_second_scheduler_on_sqlite(conf, sessions)
+    _refuse_second_scheduler_on_sqlite(conf)
     executor = create_executor(
         conf.core.executor,
         parallelism=conf.core.parallelism,
@@ -106,10 +107,11 @@ def _run_scheduler(conf: Config) -> int:
     return 0
 
 
-def _refuse_second_scheduler_on_sqlite(conf: Config, sessions) -> None:
-    from downwind.metastore.engine import normalize_url
+def _refuse_second_scheduler_on_sqlite(conf: Config) -> None:
+    from downwind.metastore.engine import get_engine, normalize_url, session_factory
     from downwind.scheduler.liveness import alive_jobs
 
+    sessions = session_factory(get_engine())
     url = normalize_url(conf.database.url, conf.home)
     if url.get_backend_name() != "sqlite":
         return

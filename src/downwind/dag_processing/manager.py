@@ -22,8 +22,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import wait as wait_for
@@ -34,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from downwind.config import Config, get_config
 from downwind.dag_processing.processes import FileParse, ParseOutcome
-from downwind.metastore.engine import BEGIN_IMMEDIATE
 from downwind.metastore.engine import session_factory as make_session_factory
+from downwind.metastore.engine import write_transaction
 from downwind.sdk.discovery import EXAMPLE_DAGS_FOLDER, import_path_folders, list_dag_files
 from downwind.services.dag_registry import (
     FileRecord,
@@ -327,7 +326,7 @@ class DagProcessorManager:
         for fileloc in found:
             self._files.setdefault(fileloc, _FileState())
         try:
-            with _transaction(session_factory) as session:
+            with write_transaction(session_factory) as session:
                 gone = deactivate_missing_files(session, found)
         except SQLAlchemyError as err:
             log.error("could not mark the DAGs of deleted files inactive: %s", _one_line(err))
@@ -433,7 +432,7 @@ class DagProcessorManager:
         dags, import_error = outcome.dags, outcome.import_error
         for attempt in range(2):
             try:
-                with _transaction(session_factory) as session:
+                with write_transaction(session_factory) as session:
                     return record_parsed_file(
                         session,
                         fileloc=outcome.fileloc,
@@ -478,15 +477,6 @@ class DagProcessorManager:
             return 0.0
         soonest = min(parse.deadline for parse in self._running.values())
         return max(0.0, soonest - time.monotonic()) + 0.01
-
-
-@contextmanager
-def _transaction(session_factory: SessionFactory) -> Iterator[Session]:
-    """One transaction that takes SQLite's write lock at its start, so that it waits for
-    another writer (up to the busy timeout) instead of failing half-way."""
-    with session_factory() as session, session.begin():
-        session.connection(execution_options={BEGIN_IMMEDIATE: True})
-        yield session
 
 
 def _utcnow() -> datetime:

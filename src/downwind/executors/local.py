@@ -61,6 +61,7 @@ from downwind.executors.base import (
 )
 from downwind.runner import worker as wire
 from downwind.runner.log_paths import append_log_line
+from downwind.runner.process_tree import signal_session
 from downwind.runner.worker import WorkerOptions, describe_exit, worker_main
 from downwind.runtime.client import StartInfo, TaskInstanceKey
 from downwind.runtime.pipe import CALLS, TELLS
@@ -694,8 +695,8 @@ def _readable(conn: Connection) -> bool:
 
 
 def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+    """SIGKILL a try's process and everything it started (its whole session)."""
+    signal_session(pgid, signal.SIGKILL)
 
 
 @contextlib.contextmanager

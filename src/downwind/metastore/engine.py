@@ -29,6 +29,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ __all__ = [
     "normalize_url",
     "session_factory",
     "sqlite_path",
+    "write_transaction",
 ]
 
 #: Execution option: on SQLite, start the transaction with ``BEGIN IMMEDIATE`` (take the
@@ -282,3 +285,14 @@ def _forget_engines_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction that will write: on SQLite it takes the write lock at
+    its start (waiting for another writer up to the busy timeout), so that a read
+    followed by a write never fails half-way with "database is locked". Committed at
+    the end of the ``with`` block, rolled back on an exception."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={BEGIN_IMMEDIATE: True})
+        yield session

@@ -83,7 +83,7 @@ class BashOperator(BaseOperator):
             stdin=subprocess.DEVNULL,
             cwd=self.cwd,
             env=self._environment(context),
-            start_new_session=True,
+            process_group=0,  # its own group in the task's session: on_kill stops it
         )
         last_line = None
         assert self._process.stdout is not None

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from downwind.runner.child import prepare_worker_output, run_child
 from downwind.runner.log_paths import append_log_line
+from downwind.runner.process_tree import signal_session
 
 if TYPE_CHECKING:
     from downwind.runtime.client import TaskInstanceKey
@@ -457,14 +458,11 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        # Not a group leader yet (killed before its setsid): signal the process.
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pgid, signum)
-    except PermissionError:
-        pass
+    """Signal a try's process and everything it started (its whole session)."""
+    signal_session(pgid, signum)
+    # Not a group leader yet (killed before its setsid): signal the process itself.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pgid, signum)
 
 
 def _exited(pid: int, *, reap: bool = False) -> bool:

@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from downwind.config import Config
 from downwind.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+from downwind.metastore.engine import write_transaction
 from downwind.metastore.models import DagModel, DagRun, TaskInstance
 from downwind.metastore.types import utcnow
-from downwind.runner.log_paths import task_log_path
+from downwind.runner.log_paths import append_log_line, task_log_path
+from downwind.runtime.client import TaskInstanceKey
+from downwind.scheduler.backfills import advance_backfills
 from downwind.scheduler.liveness import (
     adopt_orphans,
     end_job,
@@ -111,20 +115,20 @@ class Scheduler:
     def start(self) -> None:
         """Register the job, adopt what a dead scheduler left, start the executor."""
         now = self.clock()
-        with self.sessions.begin() as session:
+        with write_transaction(self.sessions) as session:
             self.job_id = register_job(session, "scheduler", now).id
             requeued, lost = adopt_orphans(
                 session, self.job_id, now, self.settings.health_check_threshold
             )
         if requeued or lost:
             log.info(
-                "Adopted the work of a stopped scheduler: %d queued task instance(s) "
-                "re-queued, %d running one(s) lost with it",
+                "Adopted the work of a stopped scheduler: re-queued %d queued task "
+                "instance(s); %d that were running stopped with it",
                 requeued,
                 len(lost),
             )
         for key in lost:
-            self.handler.crashed(key, "its scheduler stopped while it ran")
+            self._crashed(key, "its scheduler stopped while it ran")
         self.executor.start(self.handler)
         self._last_heartbeat = time.monotonic()
 
@@ -138,15 +142,28 @@ class Scheduler:
             )
         self.executor.end(self.settings.graceful_stop_timeout)
         if self.job_id is not None:
-            with self.sessions.begin() as session:
+            with write_transaction(self.sessions) as session:
                 end_job(session, self.job_id, self.clock())
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set."""
         self.start()
+        failures = 0
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                    failures = 0
+                except OperationalError as err:
+                    # The metastore is unreachable or busy: wait, then try the pass again.
+                    failures += 1
+                    delay = min(2.0 ** (failures - 1), 30.0)
+                    log.error(
+                        "scheduler pass failed (%s); retrying in %g s",
+                        str(err.orig or err).splitlines()[0],
+                        delay,
+                    )
+                    stop.wait(delay)
         finally:
             self.stop()
 
@@ -158,8 +175,9 @@ class Scheduler:
         parsing = False
         if self.processor_step is not None:
             parsing = bool(getattr(self.processor_step(now), "running", 0))
-        with self.sessions.begin() as session:
+        with write_transaction(self.sessions) as session:
             create_due_runs(session, now)
+            advance_backfills(session, now)
             start_queued_runs(session, now)
             changed = self._update_running_runs(session, now)
             queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
@@ -236,7 +254,7 @@ class Scheduler:
     def _housekeeping(self) -> None:
         mono = time.monotonic()
         if mono - self._last_heartbeat >= self.settings.heartbeat_interval and self.job_id:
-            with self.sessions.begin() as session:
+            with write_transaction(self.sessions) as session:
                 heartbeat_job(session, self.job_id, self.clock())
             self._last_heartbeat = mono
         if mono - self._last_zombie_check >= self.settings.zombie_check_interval:
@@ -247,7 +265,27 @@ class Scheduler:
                 )
             for key in zombies:
                 log.warning("%s stopped heartbeating: treated as crashed", _label_key(key))
-                self.handler.crashed(key, "no heartbeat (zombie)")
+                self._crashed(
+                    key,
+                    "no heartbeat for more than "
+                    f"{self.settings.zombie_threshold.total_seconds():g} s (its process is gone)",
+                )
+
+    def _crashed(self, key: TaskInstanceKey, reason: str) -> None:
+        """A try whose process is gone: say so in its log, then retry or fail it."""
+        with self.sessions() as session:
+            try_number = session.scalar(
+                select(TaskInstance.try_number).where(
+                    TaskInstance.dag_id == key.dag_id,
+                    TaskInstance.run_id == key.run_id,
+                    TaskInstance.task_id == key.task_id,
+                    TaskInstance.map_index == key.map_index,
+                )
+            )
+        if try_number:
+            path = task_log_path(self.settings.base_log_folder, key, try_number)
+            append_log_line(path, f"The task process was lost: {reason}")
+        self.handler.crashed(key, reason)
 
 
 def _label(workload: TaskWorkload) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from downwind.metastore.models import DagModel, DagRun, TaskInstance
+from downwind.metastore.models import Backfill, DagModel, DagRun, TaskInstance
 from downwind.scheduling.run_decisions import run_outcome
 from downwind.sdk.serialization import SerializedDAG
 from downwind.services.dag_registry import load_serialized_dag
@@ -26,7 +26,11 @@ def _active_run_count(session: Session, dag_id: str) -> int:
     return session.scalar(
         select(func.count())
         .select_from(DagRun)
-        .where(DagRun.dag_id == dag_id, DagRun.state.in_(ACTIVE_RUN_STATES))
+        .where(
+            DagRun.dag_id == dag_id,
+            DagRun.state.in_(ACTIVE_RUN_STATES),
+            DagRun.backfill_id.is_(None),  # a backfill's runs count against its own limit
+        )
     )
 
 
@@ -108,35 +112,52 @@ _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def start_queued_runs(session: Session, now: datetime) -> list[DagRun]:
-    """Move queued runs to running, oldest logical date first, up to ``max_active_runs``
-    running runs per DAG."""
+    """Move queued runs to running, oldest logical date first: up to the DAG's
+    ``max_active_runs`` running runs among its runs outside backfills, and up to a
+    backfill's ``max_active_runs`` among that backfill's runs (which do not count against
+    the DAG's); none of a paused DAG or of a paused or cancelled backfill."""
     started = []
     queued = session.scalars(
         select(DagRun)
         .join(DagModel, DagModel.dag_id == DagRun.dag_id)
+        .outerjoin(Backfill, Backfill.id == DagRun.backfill_id)
         .where(
             DagRun.state == DagRunState.QUEUED.value,
             DagRun.run_after <= now,
             DagModel.is_paused.is_(False),  # a paused DAG's runs wait, as in Airflow
+            (Backfill.id.is_(None)) | (Backfill.is_paused.is_(False)),
         )
         .order_by(DagRun.dag_id, DagRun.logical_date)
     ).all()
-    running_counts: dict[str, int] = {}
+    running_counts: dict[tuple[str, int | None], int] = {}
     for run in queued:
-        if run.dag_id not in running_counts:
-            running_counts[run.dag_id] = session.scalar(
+        key = (run.dag_id, run.backfill_id)
+        if key not in running_counts:
+            same_group = (
+                DagRun.backfill_id.is_(None)
+                if run.backfill_id is None
+                else DagRun.backfill_id == run.backfill_id
+            )
+            running_counts[key] = session.scalar(
                 select(func.count())
                 .select_from(DagRun)
-                .where(DagRun.dag_id == run.dag_id, DagRun.state == DagRunState.RUNNING.value)
+                .where(
+                    DagRun.dag_id == run.dag_id,
+                    DagRun.state == DagRunState.RUNNING.value,
+                    same_group,
+                )
             )
-        dag = load_serialized_dag(session, run.dag_id, run.dag_version_id)
-        if running_counts[run.dag_id] >= dag.max_active_runs:
+        if run.backfill_id is None:
+            limit = load_serialized_dag(session, run.dag_id, run.dag_version_id).max_active_runs
+        else:
+            limit = session.get(Backfill, run.backfill_id).max_active_runs
+        if running_counts[key] >= limit:
             continue
         check_dag_run_transition(DagRunState.QUEUED, DagRunState.RUNNING, Actor.SCHEDULER)
         run.state = DagRunState.RUNNING.value
         run.start_date = run.start_date or now
         run.end_date = None
-        running_counts[run.dag_id] += 1
+        running_counts[key] += 1
         started.append(run)
     return started
 

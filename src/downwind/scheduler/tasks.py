@@ -15,6 +15,7 @@ from downwind.runtime.client import TaskInstanceKey
 from downwind.scheduling.admission import Candidate, Limits, admit
 from downwind.scheduling.run_decisions import RunSnapshot, TaskShape, decide_task_states
 from downwind.sdk.serialization import SerializedDAG
+from downwind.services.dag_registry import load_serialized_dag
 from downwind.services.history import archive_try, reset_try_fields
 from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
 
@@ -128,9 +129,13 @@ def queue_ready_tasks(
         executor_slots=executor_slots,
         pool_slots=_free_pool_slots(session),
         dag_slots=_free_dag_slots(session, {c.dag_id for c in candidates}),
+        task_slots=_free_task_slots(session, [ti for ti, _ in rows]),
     )
     decision = admit(candidates, limits)
     for lost in decision.unknown_pool:
+        if (lost.dag_id, lost.task_id, lost.pool) in _warned_pools:
+            continue
+        _warned_pools.add((lost.dag_id, lost.task_id, lost.pool))
         log.warning(
             "Task %s.%s waits for pool '%s', which does not exist: create it with "
             "`downwind pools set`",
@@ -148,6 +153,35 @@ def queue_ready_tasks(
         ti.queued_by_job_id = job_id
         queued.append(ti)
     return queued
+
+
+#: (dag_id, task_id, pool) already warned about, so a missing pool is said once
+_warned_pools: set[tuple[str, str, str]] = set()
+
+
+def _free_task_slots(session: Session, tis: Iterable[TaskInstance]) -> dict[tuple[str, str], int]:
+    """Free slots of the tasks that set ``max_active_tis_per_dag`` (the rest: no limit)."""
+    limits: dict[tuple[str, str], int] = {}
+    dags: dict[tuple[str, int | None], SerializedDAG] = {}
+    for ti in tis:
+        version = (ti.dag_id, ti.dag_version_id)
+        if version not in dags:
+            dags[version] = load_serialized_dag(session, ti.dag_id, ti.dag_version_id)
+        task = dags[version].task_dict.get(ti.task_id)
+        if task is not None and task.max_active_tis_per_dag is not None:
+            limits[(ti.dag_id, ti.task_id)] = task.max_active_tis_per_dag
+    if not limits:
+        return {}
+    rows = session.execute(
+        select(TaskInstance.dag_id, TaskInstance.task_id, func.count())
+        .where(
+            TaskInstance.dag_id.in_({dag_id for dag_id, _ in limits}),
+            TaskInstance.state.in_(_IN_FLIGHT),
+        )
+        .group_by(TaskInstance.dag_id, TaskInstance.task_id)
+    )
+    used = {(dag_id, task_id): count for dag_id, task_id, count in rows}
+    return {key: limit - int(used.get(key) or 0) for key, limit in limits.items()}
 
 
 def _free_pool_slots(session: Session) -> dict[str, int]:

@@ -43,6 +43,9 @@ from downwind.states import (
 
 __all__ = ["FAILED_STATES", "clear_task_instances"]
 
+#: ``triggered_by`` of the runs ``dags test`` records (see services/test_runs.py)
+TEST_TRIGGER = "test"
+
 #: the states ``only_failed`` clears (as in Airflow)
 FAILED_STATES = frozenset({TaskInstanceState.FAILED.value, TaskInstanceState.UPSTREAM_FAILED.value})
 
@@ -170,7 +173,11 @@ def _select_runs(
         runs = {run_id: get_dag_run(session, dag_id, run_id) for run_id in run_ids}
         selected = list(runs.values())
     else:
-        query = select(DagRun).where(DagRun.dag_id == dag_id)
+        # runs recorded by `dags test` are cleared only when named by run id
+        query = select(DagRun).where(
+            DagRun.dag_id == dag_id,
+            (DagRun.triggered_by.is_(None)) | (DagRun.triggered_by != TEST_TRIGGER),
+        )
         if start_date is not None or end_date is not None:
             tz = dag_timezone(session, dag_id)
             if start_date is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from downwind.exceptions import ConnectionNotFound, DownwindException
+from downwind.metastore.engine import write_transaction
 from downwind.metastore.models import (
     DagRun,
     TaskInstance,
@@ -56,7 +57,7 @@ class DbRuntimeHandler:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self, key: TaskInstanceKey, try_number: int, pid: int, hostname: str) -> StartInfo:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             ti = _task_instance(session, key, lock=True)
             if ti.state != TI.QUEUED or ti.try_number != try_number:
                 raise TaskNotRunnable(
@@ -74,19 +75,19 @@ class DbRuntimeHandler:
             return StartInfo(_run_info(session, run), ti.try_number, ti.max_tries)
 
     def heartbeat(self, key: TaskInstanceKey) -> None:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             ti = _task_instance(session, key)
             if ti.state == TI.RUNNING:
                 ti.last_heartbeat_at = self._clock()
 
     def finish(self, key: TaskInstanceKey, outcome: TaskOutcome) -> None:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             ti = _task_instance(session, key, lock=True)
             self._end_try(session, ti, TI(outcome.state), Actor.RUNNER, outcome.reschedule_at)
 
     def crashed(self, key: TaskInstanceKey, reason: str) -> None:
         """The try's process vanished: retry it while tries remain, else fail it."""
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             ti = _task_instance(session, key, lock=True)
             if ti.state not in (TI.RUNNING, TI.QUEUED):
                 return  # it finished (or was cleared) before the crash was noticed
@@ -124,7 +125,7 @@ class DbRuntimeHandler:
     # -- data -------------------------------------------------------------------------
 
     def push_xcom(self, key: TaskInstanceKey, xcom_key: str, value_text: str) -> None:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             row = session.get(
                 XComModel, (key.dag_id, key.run_id, key.task_id, key.map_index, xcom_key)
             )
@@ -169,7 +170,7 @@ class DbRuntimeHandler:
             return session.scalar(select(VariableModel.val).where(VariableModel.key == name))
 
     def set_variable(self, key: TaskInstanceKey, name: str, value: str) -> None:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             row = session.scalar(select(VariableModel).where(VariableModel.key == name))
             if row is None:
                 session.add(VariableModel(key=name, val=value))
@@ -187,12 +188,12 @@ class DbRuntimeHandler:
                 return None
 
     def set_rendered_fields(self, key: TaskInstanceKey, fields: dict[str, str]) -> None:
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             _task_instance(session, key).rendered_fields = fields
 
     def skip_tasks(self, key: TaskInstanceKey, task_ids: Collection[str]) -> None:
         """Skip tasks of the same run that have not started (branching, short-circuit)."""
-        with self._sessions.begin() as session:
+        with write_transaction(self._sessions) as session:
             for ti in session.scalars(
                 select(TaskInstance).where(
                     TaskInstance.dag_id == key.dag_id,

@@ -18,9 +18,8 @@ from downwind.metastore.models import DagRun, TaskInstance, TaskInstanceHistory,
 from downwind.runner.dag_test import InProcessRun
 from downwind.sdk.dag import DAG
 from downwind.sdk.serialization import serialize_dag
+from downwind.services.clear import TEST_TRIGGER as TRIGGERED_BY
 from downwind.services.dag_registry import ParsedDag, ensure_dag_version
-
-TRIGGERED_BY = "test"
 
 
 def record_test_run(
