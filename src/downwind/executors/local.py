@@ -265,7 +265,9 @@ class LocalExecutor(BaseExecutor):
 
     @property
     def open_slots(self) -> int:
-        return max(self.parallelism - len(self._running), 0)
+        # Up to ``parallelism`` more tries may wait queued here beyond those running, so
+        # a worker that frees up starts the next one at once, without a scheduler pass.
+        return max(2 * self.parallelism - len(self._running), 0)
 
     @property
     def running(self) -> set[TaskInstanceKey]:

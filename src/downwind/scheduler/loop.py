@@ -204,13 +204,14 @@ class Scheduler:
         ).all()
         for run in runs:
             dag = load_serialized_dag(session, run.dag_id, run.dag_version_id)
-            changed += update_task_states(session, run, dag, now)
+            count, states = update_task_states(session, run, dag, now)
+            changed += count
             timeout = dag.dagrun_timeout
             if timeout is not None and run.start_date and now - run.start_date > timeout:
                 self._time_out_run(session, run, now)
                 changed += 1
                 continue
-            if finish_run_if_done(session, run, dag, now) is not None:
+            if finish_run_if_done(session, run, dag, now, states) is not None:
                 changed += 1
         return changed
 
@@ -239,13 +240,13 @@ class Scheduler:
             dag_row.next_dagrun_create_after = None
 
     def _workload(self, session: Session, ti: TaskInstance) -> TaskWorkload:
-        dag_row = session.get(DagModel, ti.dag_id)
+        fileloc = session.scalar(select(DagModel.fileloc).where(DagModel.dag_id == ti.dag_id))
         key = key_of(ti)
         return TaskWorkload(
             key=key,
             ti_id=ti.id,
             try_number=ti.try_number,
-            dag_fileloc=dag_row.fileloc if dag_row and dag_row.fileloc else "",
+            dag_fileloc=fileloc or "",
             queue=ti.queue or "default",
             priority=ti.priority_weight,
             log_path=str(task_log_path(self.settings.base_log_folder, key, ti.try_number)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -163,20 +164,24 @@ def start_queued_runs(session: Session, now: datetime) -> list[DagRun]:
 
 
 def finish_run_if_done(
-    session: Session, run: DagRun, dag: SerializedDAG, now: datetime
+    session: Session,
+    run: DagRun,
+    dag: SerializedDAG,
+    now: datetime,
+    states: Mapping[str, str | None] | None = None,
 ) -> DagRunState | None:
-    """Mark ``run`` success/failed once all of its task instances are finished."""
-    states = dict(
-        session.execute(
-            select(TaskInstance.task_id, TaskInstance.state).where(
-                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
-            )
-        ).all()
-    )
-    outcome = run_outcome(
-        {task_id: state for task_id, state in states.items()},
-        [leaf.task_id for leaf in dag.leaves],
-    )
+    """Mark ``run`` success/failed once all of its task instances are finished.
+
+    ``states`` (task id -> state) saves reading them again when the caller has them."""
+    if states is None:
+        states = dict(
+            session.execute(
+                select(TaskInstance.task_id, TaskInstance.state).where(
+                    TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
+                )
+            ).all()
+        )
+    outcome = run_outcome(states, [leaf.task_id for leaf in dag.leaves])
     if outcome is None:
         return None
     check_dag_run_transition(DagRunState(run.state), outcome, Actor.SCHEDULER)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,8 @@ from downwind.services.history import archive_try, reset_try_fields
 from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
 
 log = logging.getLogger("downwind.scheduler")
+#: at least this many candidates are read per pass (more with more executor slots)
+_MIN_CANDIDATES = 64
 TI = TaskInstanceState
 _IN_FLIGHT = (TI.QUEUED.value, TI.RUNNING.value)
 
@@ -38,37 +41,46 @@ def _shapes(dag: SerializedDAG) -> tuple[list[str], dict[str, TaskShape]]:
     return order, shapes
 
 
-def update_task_states(session: Session, run: DagRun, dag: SerializedDAG, now: datetime) -> int:
-    """Apply the trigger-rule, retry and depends_on_past decisions of one running run;
-    return how many task instances changed."""
-    tis = {
-        ti.task_id: ti
-        for ti in session.scalars(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
-            )
-        )
-    }
+def update_task_states(
+    session: Session, run: DagRun, dag: SerializedDAG, now: datetime
+) -> tuple[int, dict[str, TaskInstanceState | None]]:
+    """Apply the trigger-rule, retry and depends_on_past decisions of one running run.
+
+    Returns how many task instances changed and the states of all of them afterwards.
+    Only the columns a decision needs are read; only changed rows are loaded whole.
+    """
+    rows = session.execute(
+        select(
+            TaskInstance.id, TaskInstance.task_id, TaskInstance.state, TaskInstance.next_retry_at
+        ).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+    ).all()
+    ids = {row.task_id: row.id for row in rows}
+    states = {row.task_id: _state(row.state) for row in rows}
     order, shapes = _shapes(dag)
-    order = [task_id for task_id in order if task_id in tis]
+    order = [task_id for task_id in order if task_id in ids]
     snapshot = RunSnapshot(
-        states={task_id: _state(ti.state) for task_id, ti in tis.items()},
-        next_retry_at={t: ti.next_retry_at for t, ti in tis.items() if ti.next_retry_at},
+        states=states,
+        next_retry_at={row.task_id: row.next_retry_at for row in rows if row.next_retry_at},
     )
     if any(shapes[t].depends_on_past for t in order):
         snapshot.has_previous_run, snapshot.past_states = _past_states(session, run)
     changes = decide_task_states(order, shapes, snapshot, now)
-    for task_id, new in changes.items():
-        ti = tis[task_id]
-        old = _state(ti.state)
-        check_task_transition(old, new, Actor.SCHEDULER)
-        if old in (TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE):
-            archive_try(session, ti)
-            reset_try_fields(ti)
-        ti.state = new.value
-        if new in (TI.SKIPPED, TI.UPSTREAM_FAILED):
-            ti.end_date = now
-    return len(changes)
+    if changes:
+        changed = session.scalars(
+            select(TaskInstance).where(TaskInstance.id.in_([ids[t] for t in changes]))
+        ).all()
+        for ti in changed:
+            new = changes[ti.task_id]
+            old = _state(ti.state)
+            check_task_transition(old, new, Actor.SCHEDULER)
+            if old in (TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE):
+                archive_try(session, ti)
+                reset_try_fields(ti)
+            ti.state = new.value
+            if new in (TI.SKIPPED, TI.UPSTREAM_FAILED):
+                ti.end_date = now
+            states[ti.task_id] = new
+    return len(changes), states
 
 
 def _state(value: str | None) -> TaskInstanceState | None:
@@ -99,8 +111,20 @@ def queue_ready_tasks(
     ``queued``, starting their next try; return them in dispatch order."""
     if executor_slots <= 0:
         return []
+    # The best candidates first, and only as many as a pass can use (plus room for
+    # those a full pool or limit passes over): a run of thousands of ready tasks costs
+    # one short read per pass, not a load of every row.
     rows = session.execute(
-        select(TaskInstance, DagRun.logical_date)
+        select(
+            TaskInstance.id,
+            TaskInstance.dag_id,
+            TaskInstance.task_id,
+            TaskInstance.pool,
+            TaskInstance.pool_slots,
+            TaskInstance.priority_weight,
+            TaskInstance.dag_version_id,
+            DagRun.logical_date,
+        )
         .join(
             DagRun,
             (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
@@ -109,27 +133,28 @@ def queue_ready_tasks(
             TaskInstance.state == TI.SCHEDULED.value,
             DagRun.state == DagRunState.RUNNING.value,
         )
+        .order_by(TaskInstance.priority_weight.desc(), DagRun.logical_date, TaskInstance.task_id)
+        .limit(max(executor_slots * 8, _MIN_CANDIDATES))
     ).all()
     if not rows:
         return []
-    by_key = {ti.id: ti for ti, _ in rows}
     candidates = [
         Candidate(
-            key=ti.id,
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            pool=ti.pool,
-            priority_weight=ti.priority_weight,
-            logical_date=logical_date or now,
-            pool_slots=ti.pool_slots,
+            key=row.id,
+            dag_id=row.dag_id,
+            task_id=row.task_id,
+            pool=row.pool,
+            priority_weight=row.priority_weight,
+            logical_date=row.logical_date or now,
+            pool_slots=row.pool_slots,
         )
-        for ti, logical_date in rows
+        for row in rows
     ]
     limits = Limits(
         executor_slots=executor_slots,
         pool_slots=_free_pool_slots(session),
         dag_slots=_free_dag_slots(session, {c.dag_id for c in candidates}),
-        task_slots=_free_task_slots(session, [ti for ti, _ in rows]),
+        task_slots=_free_task_slots(session, rows),
     )
     decision = admit(candidates, limits)
     for lost in decision.unknown_pool:
@@ -143,9 +168,14 @@ def queue_ready_tasks(
             lost.task_id,
             lost.pool,
         )
+    admitted = [candidate.key for candidate in decision.admitted]
+    by_key = {
+        ti.id: ti
+        for ti in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(admitted)))
+    }
     queued = []
-    for candidate in decision.admitted:
-        ti = by_key[candidate.key]
+    for key in admitted:
+        ti = by_key[key]
         check_task_transition(TI.SCHEDULED, TI.QUEUED, Actor.SCHEDULER)
         ti.state = TI.QUEUED.value
         ti.try_number += 1
@@ -159,7 +189,7 @@ def queue_ready_tasks(
 _warned_pools: set[tuple[str, str, str]] = set()
 
 
-def _free_task_slots(session: Session, tis: Iterable[TaskInstance]) -> dict[tuple[str, str], int]:
+def _free_task_slots(session: Session, tis: Iterable[Any]) -> dict[tuple[str, str], int]:
     """Free slots of the tasks that set ``max_active_tis_per_dag`` (the rest: no limit)."""
     limits: dict[tuple[str, str], int] = {}
     dags: dict[tuple[str, int | None], SerializedDAG] = {}

@@ -16,7 +16,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -261,22 +260,38 @@ def load_serialized_dag(
     session: Session, dag_id: str, version_id: int | None = None
 ) -> SerializedDAG:
     """The serialized DAG of ``dag_id`` (its latest version, or the version whose id is
-    ``version_id``); :class:`~downwind.exceptions.DagNotFound` when there is none."""
+    ``version_id``); :class:`~downwind.exceptions.DagNotFound` when there is none.
+
+    Deserialized DAGs are cached by their hash, so a call costs one small query (the
+    version's hash) unless the version is new to this process.
+    """
+    query = select(DagVersion.dag_id, DagVersion.dag_hash)
     if version_id is None:
-        version = latest_version(session, dag_id)
+        query = query.where(DagVersion.dag_id == dag_id).order_by(DagVersion.version_number.desc())
     else:
-        version = session.get(DagVersion, version_id)
-    if version is None or version.dag_id != dag_id:
+        query = query.where(DagVersion.id == version_id)
+    found = session.execute(query.limit(1)).first()
+    if found is None or found.dag_id != dag_id:
         if version_id is not None:
             raise DagNotFound(f"DAG '{dag_id}' has no stored version with id {version_id}")
         raise DagNotFound(
             f"DAG '{dag_id}' has no stored version: is it in the dags folder, and has the "
             "DAG processor parsed it?"
         )
-    return _deserialize_cached(version.dag_hash, version.data)
+    cached = _by_hash.get(found.dag_hash)
+    if cached is None:
+        data = session.scalar(
+            select(DagVersion.data)
+            .where(DagVersion.dag_id == dag_id, DagVersion.dag_hash == found.dag_hash)
+            .limit(1)
+        )
+        cached = deserialize_dag(json.loads(data))
+        if len(_by_hash) >= _CACHE_SIZE:
+            _by_hash.pop(next(iter(_by_hash)))
+        _by_hash[found.dag_hash] = cached
+    return cached
 
 
-@lru_cache(maxsize=256)
-def _deserialize_cached(digest: str, data: str) -> SerializedDAG:
-    del digest  # part of the cache key only
-    return deserialize_dag(json.loads(data))
+#: deserialized DAGs by the hash of their serialized form (oldest first, bounded)
+_by_hash: dict[str, SerializedDAG] = {}
+_CACHE_SIZE = 256
