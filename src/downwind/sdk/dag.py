@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from downwind.exceptions import DagDefinitionError, DuplicateTaskIdFound, TaskNotFound
+from downwind.exceptions import DagDefinitionError, DuplicateTaskIdFound
 from downwind.sdk.context import pop_dag, push_dag, register_dag
-from downwind.sdk.graph import check_acyclic, topological_order
+from downwind.sdk.graph import TaskGraph, check_acyclic, topological_order
 
 if TYPE_CHECKING:
     from downwind.sdk.baseoperator import BaseOperator
@@ -58,7 +58,7 @@ def _as_tags(tags: Iterable[str] | None, dag_id: str) -> list[str]:
     return sorted(set(values or ()))
 
 
-class DAG:
+class DAG(TaskGraph["BaseOperator"]):
     """A directed acyclic graph of tasks with a schedule.
 
     Use it as a context manager (``with DAG(...) as dag:``) or pass ``dag=dag`` to each
@@ -170,31 +170,6 @@ class DAG:
         task.start_date = _as_aware(task.start_date, where + "start_date", self.timezone)
         task.end_date = _as_aware(task.end_date, where + "end_date", self.timezone)
         self.task_dict[task.task_id] = task
-
-    @property
-    def tasks(self) -> list[BaseOperator]:
-        return list(self.task_dict.values())
-
-    @property
-    def task_ids(self) -> list[str]:
-        return list(self.task_dict)
-
-    def get_task(self, task_id: str) -> BaseOperator:
-        try:
-            return self.task_dict[task_id]
-        except KeyError:
-            raise TaskNotFound(f"task '{task_id}' not found in DAG '{self.dag_id}'") from None
-
-    def has_task(self, task_id: str) -> bool:
-        return task_id in self.task_dict
-
-    @property
-    def roots(self) -> list[BaseOperator]:
-        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
-
-    @property
-    def leaves(self) -> list[BaseOperator]:
-        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
 
     def topological_sort(self) -> list[BaseOperator]:
         """Tasks ordered so that each comes after its upstream tasks."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from typing import Generic, TypeVar
 
-from downwind.exceptions import DagCycleError
+from downwind.exceptions import DagCycleError, TaskNotFound
 
 
 def find_cycle(downstream: Mapping[str, Iterable[str]]) -> list[str] | None:
@@ -69,3 +70,40 @@ def topological_order(nodes: Iterable[str], upstream: Mapping[str, Iterable[str]
             + (f": {' -> '.join(cycle)}" if cycle else "")
         )
     return order
+
+
+T = TypeVar("T")
+
+
+class TaskGraph(Generic[T]):
+    """Lookups over ``task_dict`` that the authoring DAG and the serialized DAG share."""
+
+    dag_id: str
+    task_dict: dict[str, T]
+
+    @property
+    def tasks(self) -> list[T]:
+        return list(self.task_dict.values())
+
+    @property
+    def task_ids(self) -> list[str]:
+        return list(self.task_dict)
+
+    def get_task(self, task_id: str) -> T:
+        try:
+            return self.task_dict[task_id]
+        except KeyError:
+            raise TaskNotFound(f"task '{task_id}' not found in DAG '{self.dag_id}'") from None
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self.task_dict
+
+    @property
+    def roots(self) -> list[T]:
+        """Tasks without upstream tasks."""
+        return [t for t in self.task_dict.values() if not t.upstream_task_ids]  # type: ignore[attr-defined]
+
+    @property
+    def leaves(self) -> list[T]:
+        """Tasks without downstream tasks."""
+        return [t for t in self.task_dict.values() if not t.downstream_task_ids]  # type: ignore[attr-defined]

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from downwind.exceptions import DagDefinitionError, SerializationError, TaskNotFound
-from downwind.sdk.graph import check_acyclic
+from downwind.exceptions import DagDefinitionError, SerializationError
+from downwind.sdk.graph import TaskGraph, check_acyclic
 from downwind.sdk.params import ParamsDict
 from downwind.sdk.trigger_rule import TriggerRule
 from downwind.sdk.xcom_arg import Resolvable
@@ -670,7 +670,7 @@ for _field in _TASK_FIELDS:
 del _field
 
 
-class SerializedDAG:
+class SerializedDAG(TaskGraph["SerializedTask"]):
     """A DAG as the scheduler, API and UI see it, built by :func:`deserialize_dag`.
 
     Offers what scheduling needs (``timetable``, dates, limits, ``params``, the task
@@ -805,32 +805,6 @@ class SerializedDAG:
         raise AttributeError(f"SerializedDAG is read-only: cannot set {name!r}")
 
     # -- the task graph ---------------------------------------------------------------
-
-    @property
-    def tasks(self) -> list[SerializedTask]:
-        """The tasks in topological order."""
-        return list(self.task_dict.values())
-
-    @property
-    def task_ids(self) -> list[str]:
-        return list(self.task_dict)
-
-    def get_task(self, task_id: str) -> SerializedTask:
-        try:
-            return self.task_dict[task_id]
-        except KeyError:
-            raise TaskNotFound(f"task '{task_id}' not found in DAG '{self.dag_id}'") from None
-
-    def has_task(self, task_id: str) -> bool:
-        return task_id in self.task_dict
-
-    @property
-    def roots(self) -> list[SerializedTask]:
-        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
-
-    @property
-    def leaves(self) -> list[SerializedTask]:
-        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
 
     def topological_sort(self) -> list[SerializedTask]:
         """Tasks ordered so that each comes after its upstream tasks (the stored order)."""
