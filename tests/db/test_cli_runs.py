@@ -13,6 +13,7 @@ from metastore_dags import (
     finish_try,
     in_configured_metastore,
     migrate_configured_metastore,
+    register,
     register_in_configured_metastore,
     states,
 )
@@ -233,3 +234,40 @@ def test_trigger_clear_flow_on_both_databases(
         "report": None,
     }
     assert _run(capsys, "dags", "state", "etl", RUN) == (0, "queued\n", "")
+
+
+def test_dags_list_shows_whether_each_dag_is_paused_once_the_metastore_exists(
+    db_home, capsys
+) -> None:
+    import json as _json
+    import textwrap
+
+    from downwind.metastore.engine import get_engine, session_factory
+
+    (db_home / "dags").mkdir(exist_ok=True)
+    (db_home / "dags" / "two.py").write_text(
+        textwrap.dedent(
+            """
+            from datetime import datetime
+            from downwind import DAG
+            from downwind.operators.empty import EmptyOperator
+
+            for name in ("on", "new"):
+                with DAG(name, start_date=datetime(2026, 1, 1), schedule=None):
+                    EmptyOperator(task_id="t")
+            """
+        )
+    )
+    assert main(["dags", "list", "-o", "json"]) == 0
+    assert "is_paused" not in _json.loads(capsys.readouterr().out)[0]  # no metastore yet
+    migrate_configured_metastore()
+    with session_factory(get_engine()).begin() as session:
+        from downwind.sdk.discovery import collect_configured_dags
+
+        register(session, collect_configured_dags().dags["on"], paused=False)
+    assert main(["dags", "list", "-o", "json"]) == 0
+    paused = {row["dag_id"]: row["is_paused"] for row in _json.loads(capsys.readouterr().out)}
+    assert paused == {"new": None, "on": False}
+    assert main(["dags", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "paused" in table.splitlines()[0] and "not parsed yet" in table

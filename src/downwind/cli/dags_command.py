@@ -26,25 +26,27 @@ def list_dags(args: argparse.Namespace) -> int:
         }
         for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id)
     ]
+    paused = _paused_states()
+    if paused is not None:
+        for row in rows:
+            row["is_paused"] = paused.get(row["dag_id"])
     if args.output == "json":
         print_json(rows)
     elif not rows:
         print(f"No DAGs found in {bag.dags_folder}.")
     else:
-        print_table(
-            ["dag_id", "schedule", "tasks", "owners", "tags", "fileloc"],
-            [
-                [
-                    r["dag_id"],
-                    r["schedule"],
-                    str(r["tasks"]),
-                    r["owners"],
-                    ",".join(r["tags"]),
-                    r["fileloc"],
-                ]
-                for r in rows
-            ],
-        )
+        headers = ["dag_id", "schedule", "tasks", "owners", "tags", "fileloc"]
+        if paused is not None:
+            headers.insert(1, "paused")
+        table = []
+        for r in rows:
+            line = [r["dag_id"], r["schedule"], str(r["tasks"]), r["owners"]]
+            line += [",".join(r["tags"]), r["fileloc"]]
+            if paused is not None:
+                state = r["is_paused"]
+                line.insert(1, "not parsed yet" if state is None else str(state).lower())
+            table.append(line)
+        print_table(headers, table)
     if bag.import_errors:
         count = len(bag.import_errors)
         print(
@@ -53,6 +55,24 @@ def list_dags(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _paused_states() -> dict[str, bool] | None:
+    """Whether each DAG known to the metastore is paused; ``None`` without a metastore."""
+    from downwind.cli.metastore_session import MetastoreNotReady, check_metastore_ready
+
+    try:
+        check_metastore_ready()
+    except MetastoreNotReady:
+        return None
+    from sqlalchemy import select
+
+    from downwind.metastore.engine import get_engine, session_factory
+    from downwind.metastore.models import DagModel
+
+    with session_factory(get_engine())() as session:
+        rows = session.execute(select(DagModel.dag_id, DagModel.is_paused)).all()
+        return {dag_id: paused for dag_id, paused in rows}
 
 
 def list_import_errors(args: argparse.Namespace) -> int:
