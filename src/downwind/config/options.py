@@ -123,9 +123,10 @@ OPTIONS: tuple[Option, ...] = (
         "scheduler",
         "idle_sleep_time",
         Float(min=0.01),
-        1.0,
+        0.25,
         "Longest wait, in seconds, between two scheduler passes when nothing is ready. A "
-        "task that ends wakes the scheduler at once; this is only the fallback.",
+        "task that ends wakes the scheduler at once; a run triggered from another process "
+        "(the CLI, the API) is seen at the next pass.",
     ),
     Option(
         "scheduler",

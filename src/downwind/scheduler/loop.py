@@ -61,7 +61,7 @@ class SchedulerSettings:
 
     base_log_folder: Path
     #: longest wait for an executor event when nothing is ready
-    poll_interval: float = 1.0
+    poll_interval: float = 0.25
     #: how often the scheduler's job row is heartbeated
     heartbeat_interval: float = 5.0
     #: a scheduler whose heartbeat is older than this is dead (its work is adopted)
