@@ -712,3 +712,17 @@ PythonOperator(
     assert "SIGKILL" in ended.reason
     assert time.monotonic() - began < 5
     assert "past its execution_timeout" in h.log_text("deaf")
+
+
+def test_workers_started_for_a_burst_stop_again_once_idle(make_harness) -> None:
+    h = make_harness(parallelism=4, idle_worker_timeout=0.3)
+    warm = h.executor.warm_workers
+    assert warm < 4 and len(h.executor.worker_pids) == warm
+    for task_id in ("short_sleep", "window_a", "window_b", "hello"):
+        h.queue(task_id)
+    h.wait_until(lambda: len(h.executor.worker_pids) == 4)
+    h.wait_until(lambda: all(h.ended(t) for t in ("short_sleep", "window_a", "window_b", "hello")))
+    h.wait_until(lambda: len(h.executor.worker_pids) == warm, timeout=5)
+    h.queue("noop_0")  # the warm workers still serve
+    h.wait_until(lambda: h.ended("noop_0") is not None)
+    assert h.ended("noop_0").kind == "finished"

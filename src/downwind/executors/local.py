@@ -101,6 +101,8 @@ class _WorkerSlot:
     started: bool = False
     finished: bool = False
     start_error: str | None = None
+    #: when its last try ended (``time.monotonic``), to retire workers idle too long
+    idle_since: float = field(default_factory=time.monotonic)
 
     @property
     def busy(self) -> bool:
@@ -119,7 +121,8 @@ class LocalExecutor(BaseExecutor):
     Options (constructor arguments; the scheduler fills them from the configuration):
 
     - ``parallelism``: tries running at once (one worker process each); as many
-      workers as CPUs start warm, more start when that many tries run at once.
+      workers as CPUs start warm, more start when that many tries run at once and stop
+      again after ``idle_worker_timeout`` idle seconds.
     - ``dags_folder`` / ``plugins_folder``: put on the workers' ``sys.path`` (with the
       ``plugins/`` folder beside the dags folder) so DAG files can import helpers.
     - ``heartbeat_interval``: seconds between heartbeats of a running try.
@@ -145,6 +148,7 @@ class LocalExecutor(BaseExecutor):
         dag_load_timeout: float = 30.0,
         start_method: str = "forkserver",
         environ: Mapping[str, str] | None = None,
+        idle_worker_timeout: float = 30.0,
     ) -> None:
         if parallelism < 1:
             raise ExecutorError(f"parallelism must be at least 1, got {parallelism}")
@@ -161,8 +165,10 @@ class LocalExecutor(BaseExecutor):
             if value <= 0:
                 raise ExecutorError(f"{name} must be positive, got {value}")
         self.parallelism = parallelism
-        #: workers started up front; more start on demand, up to ``parallelism``
+        #: workers started up front; more start on demand, up to ``parallelism``, and stop
+        #: again after ``idle_worker_timeout`` idle seconds
         self.warm_workers = min(parallelism, max(2, os.cpu_count() or 2))
+        self.idle_worker_timeout = idle_worker_timeout
         self.dags_folder = None if dags_folder is None else Path(dags_folder)
         self.plugins_folder = None if plugins_folder is None else Path(plugins_folder)
         self.heartbeat_interval = heartbeat_interval
@@ -294,6 +300,7 @@ class LocalExecutor(BaseExecutor):
         if self._handler is None:
             raise ExecutorError("start the executor before calling sync")
         self._bury()
+        self._retire_idle_workers()
         self._ensure_workers()
         self._dispatch()
         handled = 0
@@ -394,6 +401,24 @@ class LocalExecutor(BaseExecutor):
                     self._pending, _Pending((-workload.priority, next(self._order)), workload)
                 )
 
+    def _retire_idle_workers(self) -> None:
+        """Stop workers beyond the warm ones that have been idle for
+        ``idle_worker_timeout`` seconds, so a burst of work does not keep ``parallelism``
+        processes alive for good."""
+        if self._pending:
+            return
+        extra = len([w for w in self._workers if not (w.dead or w.stopping)]) - self.warm_workers
+        now = time.monotonic()
+        for slot in self._workers:
+            if extra <= 0:
+                return
+            if slot.busy or slot.dead or slot.stopping:
+                continue
+            if now - slot.idle_since >= self.idle_worker_timeout:
+                slot.stopping = True
+                self._send(slot, (wire.STOP,))
+                extra -= 1
+
     def _hand_over(self, slot: _WorkerSlot, workload: TaskWorkload) -> bool:
         ours, theirs = socket.socketpair()
         channel = Connection(ours.detach())
@@ -413,6 +438,7 @@ class LocalExecutor(BaseExecutor):
         slot.child_pid = None
         slot.started = slot.finished = False
         slot.start_error = None
+        slot.idle_since = time.monotonic()
         assert self._selector is not None
         self._selector.register(channel, selectors.EVENT_READ, (slot, "child"))
         return True
