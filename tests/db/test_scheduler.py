@@ -398,3 +398,44 @@ def test_max_active_tis_per_dag_limits_a_task_across_runs(env: SchedulerEnv):
     assert [t.state for t in tis] == ["success"] * 3
     for before, after in itertools.pairwise(tis):
         assert after.start_date >= before.end_date
+
+
+def test_dag_callbacks_run_in_a_child_process_when_a_run_ends(env: SchedulerEnv, tmp_path: Path):
+    record = tmp_path / "callbacks.txt"
+    env.write_dag(
+        "announced",
+        f"""
+        from datetime import datetime
+        from downwind import DAG
+        from downwind.operators.python import PythonOperator
+
+        def note(context):
+            with open({str(record)!r}, "a") as fh:
+                fh.write(f"{{context['dag_run'].run_id}} {{context['reason']}}\\n")
+
+        def work(params):
+            if params["fail"]:
+                raise RuntimeError("asked to fail")
+
+        with DAG("announced", start_date=datetime(2026, 1, 1), schedule=None,
+                 params={{"fail": False}}, on_success_callback=note,
+                 on_failure_callback=note):
+            PythonOperator(task_id="work", python_callable=work)
+        """,
+    )
+    env.parse()
+    env.unpause("announced")
+    with env.sessions.begin() as session:
+        good = trigger_dag_run(session, "announced", run_id="good", now=datetime.now(UTC))
+        bad = trigger_dag_run(
+            session, "announced", run_id="bad", conf={"fail": True}, now=datetime.now(UTC)
+        )
+        assert (good.run_id, bad.run_id) == ("good", "bad")
+
+    def both_called(session) -> bool:
+        return record.exists() and len(record.read_text().splitlines()) == 2
+
+    env.run_until(both_called)
+    assert sorted(record.read_text().splitlines()) == ["bad task_failure", "good success"]
+    log = Path(env.home, "logs", "dag_id=announced", "run_id=bad", "dag_callbacks.log")
+    assert "Running announced's callbacks for run bad (task_failure)" in log.read_text()

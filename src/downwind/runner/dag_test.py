@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from downwind.exceptions import DownwindException
+from downwind.runner.dag_callbacks import run_dag_callbacks
 from downwind.runner.log_capture import TaskLogCapture
 from downwind.runner.task_runner import run_task_try
 from downwind.runtime import serde
@@ -389,21 +390,4 @@ def run_dag_in_process(
 
 def _dag_callback(dag: DAG, run: InProcessRun) -> None:
     failed = run.state is DagRunState.FAILED
-    callbacks = dag.on_failure_callback if failed else dag.on_success_callback
-    if not callbacks:
-        return
-    context = {
-        "dag": dag,
-        "dag_run": run.info,
-        "run_id": run.run_id,
-        "logical_date": run.logical_date,
-        "reason": "task_failure" if failed else "success",
-        "params": dag.params.resolve(run.conf),
-    }
-    for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
-        try:
-            callback(context)
-        except Exception:
-            log.exception(
-                "DAG %s raised an error", "on_failure_callback" if failed else "on_success_callback"
-            )
+    run_dag_callbacks(dag, run.info, failed=failed, reason="task_failure" if failed else "success")

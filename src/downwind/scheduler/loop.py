@@ -27,8 +27,9 @@ from downwind.metastore.engine import write_transaction
 from downwind.metastore.models import DagModel, DagRun, TaskInstance
 from downwind.metastore.types import utcnow
 from downwind.runner.log_paths import append_log_line, task_log_path
-from downwind.runtime.client import TaskInstanceKey
+from downwind.runtime.client import DagRunInfo, TaskInstanceKey
 from downwind.scheduler.backfills import advance_backfills
+from downwind.scheduler.callbacks import DagCallbackLauncher
 from downwind.scheduler.liveness import (
     adopt_orphans,
     end_job,
@@ -38,8 +39,9 @@ from downwind.scheduler.liveness import (
 )
 from downwind.scheduler.runs import create_due_runs, finish_run_if_done, start_queued_runs
 from downwind.scheduler.tasks import key_of, queue_ready_tasks, update_task_states
+from downwind.sdk.serialization import SerializedDAG
 from downwind.services.dag_registry import load_serialized_dag
-from downwind.services.task_runtime import DbRuntimeHandler
+from downwind.services.task_runtime import DbRuntimeHandler, run_info
 from downwind.states import (
     TASK_FINISHED,
     Actor,
@@ -72,6 +74,8 @@ class SchedulerSettings:
     zombie_check_interval: float = 10.0
     #: on stop, how long running tries may take to finish before they are killed
     graceful_stop_timeout: float = 30.0
+    #: how long a DAG-level callback may run before it is killed
+    dag_callback_timeout: float = 60.0
 
 
 def settings_from_config(conf: Config) -> SchedulerSettings:
@@ -85,6 +89,7 @@ def settings_from_config(conf: Config) -> SchedulerSettings:
         zombie_threshold=timedelta(seconds=options.task_heartbeat_timeout),
         zombie_check_interval=options.zombie_detection_interval,
         graceful_stop_timeout=options.graceful_stop_timeout,
+        dag_callback_timeout=conf.dag_processor.dag_file_processor_timeout,
     )
 
 
@@ -106,6 +111,11 @@ class Scheduler:
         self.processor_step = processor_step
         self.clock = clock
         self.handler = DbRuntimeHandler(session_factory, clock=clock)
+        self.callbacks = DagCallbackLauncher(
+            settings.base_log_folder, settings.dag_callback_timeout
+        )
+        #: DAG callbacks of runs that ended in the current pass, started once it commits
+        self._ended: list[tuple[str, DagRunInfo, bool, str]] = []
         self.job_id: int | None = None
         self._last_heartbeat = 0.0
         self._last_zombie_check = 0.0
@@ -141,6 +151,7 @@ class Scheduler:
                 len(self.executor.running),
             )
         self.executor.end(self.settings.graceful_stop_timeout)
+        self.callbacks.close()
         if self.job_id is not None:
             with write_transaction(self.sessions) as session:
                 end_job(session, self.job_id, self.clock())
@@ -182,6 +193,7 @@ class Scheduler:
             changed = self._update_running_runs(session, now)
             queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
             workloads = [self._workload(session, ti) for ti in queued]
+        self._start_dag_callbacks()
         for workload in workloads:
             log.info("Queued %s try %d", _label(workload), workload.try_number)
             self.executor.queue_workload(workload)
@@ -209,11 +221,34 @@ class Scheduler:
             timeout = dag.dagrun_timeout
             if timeout is not None and run.start_date and now - run.start_date > timeout:
                 self._time_out_run(session, run, now)
+                self._note_ended(session, run, dag, failed=True, reason="timed_out")
                 changed += 1
                 continue
-            if finish_run_if_done(session, run, dag, now, states) is not None:
+            outcome = finish_run_if_done(session, run, dag, now, states)
+            if outcome is not None:
+                failed = outcome is DagRunState.FAILED
+                reason = "task_failure" if failed else "success"
+                self._note_ended(session, run, dag, failed=failed, reason=reason)
                 changed += 1
         return changed
+
+    def _note_ended(
+        self, session: Session, run: DagRun, dag: SerializedDAG, *, failed: bool, reason: str
+    ) -> None:
+        """Remember a run that ended whose DAG has a callback for how it ended."""
+        if not (dag.has_on_failure_callback if failed else dag.has_on_success_callback):
+            return
+        fileloc = session.scalar(select(DagModel.fileloc).where(DagModel.dag_id == run.dag_id))
+        if fileloc:
+            self._ended.append((fileloc, run_info(session, run), failed, reason))
+
+    def _start_dag_callbacks(self) -> None:
+        ended, self._ended = self._ended, []
+        for fileloc, info, failed, reason in ended:
+            try:
+                self.callbacks.launch(fileloc, info, failed=failed, reason=reason)
+            except OSError as err:
+                log.error("cannot start the DAG callback of %s: %s", info.run_id, err)
 
     def _time_out_run(self, session: Session, run: DagRun, now: datetime) -> None:
         """``dagrun_timeout`` passed: unfinished tasks are stopped or skipped, run failed."""
@@ -253,6 +288,7 @@ class Scheduler:
         )
 
     def _housekeeping(self) -> None:
+        self.callbacks.reap()
         mono = time.monotonic()
         if mono - self._last_heartbeat >= self.settings.heartbeat_interval and self.job_id:
             with write_transaction(self.sessions) as session:

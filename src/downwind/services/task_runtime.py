@@ -72,7 +72,7 @@ class DbRuntimeHandler:
             ti.last_heartbeat_at = now
             _delete_xcoms(session, key)  # an earlier try's values must not leak into this one
             run = _dag_run(session, key)
-            return StartInfo(_run_info(session, run), ti.try_number, ti.max_tries)
+            return StartInfo(run_info(session, run), ti.try_number, ti.max_tries)
 
     def heartbeat(self, key: TaskInstanceKey) -> None:
         with write_transaction(self._sessions) as session:
@@ -248,7 +248,8 @@ def _dag_run(session: Session, key: TaskInstanceKey) -> DagRun:
     return run
 
 
-def _run_info(session: Session, run: DagRun) -> DagRunInfo:
+def run_info(session: Session, run: DagRun) -> DagRunInfo:
+    """What a task (or a DAG callback) is told about ``run``."""
     previous = None
     if run.logical_date is not None:
         previous = session.scalar(

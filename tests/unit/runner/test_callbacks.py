@@ -176,5 +176,5 @@ def test_a_raising_dag_callback_does_not_change_the_run_state(run_dag, caplog):
         PythonOperator(task_id="a", python_callable=lambda: 1)
     result = run_dag(dag)
     assert result.run.state is DagRunState.SUCCESS
-    assert "DAG on_success_callback raised an error" in caplog.text
+    assert "DAG dag_cb_raises's on_success_callback raised an error" in caplog.text
     assert "dag callback exploded" in caplog.text
