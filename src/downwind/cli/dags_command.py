@@ -59,18 +59,16 @@ def list_dags(args: argparse.Namespace) -> int:
 
 def _paused_states() -> dict[str, bool] | None:
     """Whether each DAG known to the metastore is paused; ``None`` without a metastore."""
-    from downwind.cli.metastore_session import MetastoreNotReady, check_metastore_ready
+    from downwind.cli.metastore_session import ready_session_factory
 
-    try:
-        check_metastore_ready()
-    except MetastoreNotReady:
+    sessions = ready_session_factory()
+    if sessions is None:
         return None
     from sqlalchemy import select
 
-    from downwind.metastore.engine import get_engine, session_factory
     from downwind.metastore.models import DagModel
 
-    with session_factory(get_engine())() as session:
+    with sessions() as session:
         rows = session.execute(select(DagModel.dag_id, DagModel.is_paused)).all()
         return {dag_id: paused for dag_id, paused in rows}
 

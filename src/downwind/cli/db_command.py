@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from downwind.cli.metastore_session import (
+    MetastoreNotReady,
+    MetastoreUnreachable,
+    check_metastore_ready,
+)
 from downwind.config import get_config
-from downwind.metastore.engine import display_url, get_engine, normalize_url, sqlite_path
-from downwind.metastore.migrate import AppliedRevision, reset_database, schema_status, upgrade
+from downwind.metastore.engine import display_url, get_engine, normalize_url
+from downwind.metastore.migrate import AppliedRevision, head_revision, reset_database, upgrade
 
 _RUN_MIGRATE = "run `downwind db migrate`"
 
@@ -55,7 +59,7 @@ def migrate(args: argparse.Namespace) -> int:
     engine = get_engine()
     try:
         applied = upgrade(engine)
-        head = schema_status(engine).head
+        head = head_revision()
     except DBAPIError as err:
         return _unreachable(where, err)
     if applied:
@@ -70,31 +74,15 @@ def migrate(args: argparse.Namespace) -> int:
 def check(args: argparse.Namespace) -> int:
     """Exit 0 when the metastore is reachable and at the latest revision, 1 otherwise."""
     del args
-    conf = get_config()
-    url = normalize_url(conf.database.url, conf.home)
-    where = display_url(url)
-    path = sqlite_path(url)
-    if path is not None and not path.exists():  # don't create an empty file just to look
-        return _error(f"there is no metastore at {where} yet: {_RUN_MIGRATE}")
-    engine: Engine = get_engine()
     try:
-        status = schema_status(engine)
-    except DBAPIError as err:
-        return _unreachable(where, err)
-    if status.unknown:
-        return _error(
-            f"the metastore at {where} is at revision {', '.join(status.unknown)}, which this "
-            f"downwind does not know (its latest is {status.head}): it was migrated by a newer "
-            "downwind; upgrade downwind"
-        )
-    if not status.is_migrated:
-        return _error(f"the metastore at {where} is not migrated: {_RUN_MIGRATE}")
-    if not status.is_current:
-        return _error(
-            f"the metastore at {where} is at revision {', '.join(status.current)} but this "
-            f"downwind needs {status.head}: {_RUN_MIGRATE}"
-        )
-    print(f"The metastore at {where} is reachable and at the latest revision ({status.head}).")
+        check_metastore_ready()
+    except MetastoreUnreachable as err:
+        return _error(f"{err}\n{_url_origin()}")
+    except MetastoreNotReady as err:
+        return _error(str(err))
+    print(
+        f"The metastore at {_where()} is reachable and at the latest revision ({head_revision()})."
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from downwind.config import get_config
 from downwind.exceptions import DownwindException
@@ -28,13 +28,25 @@ from downwind.metastore.engine import (
     sqlite_path,
 )
 
-__all__ = ["MetastoreNotReady", "check_metastore_ready", "cli_user", "metastore_session", "now"]
+__all__ = [
+    "MetastoreNotReady",
+    "MetastoreUnreachable",
+    "check_metastore_ready",
+    "cli_user",
+    "metastore_session",
+    "now",
+    "ready_session_factory",
+]
 
 RUN_MIGRATE = "run `downwind db migrate`"
 
 
 class MetastoreNotReady(DownwindException):
     """The metastore is missing, unmigrated, at another schema, or unreachable."""
+
+
+class MetastoreUnreachable(MetastoreNotReady):
+    """The metastore's server does not answer (or its file cannot be opened)."""
 
 
 def now() -> datetime:
@@ -89,6 +101,16 @@ def check_metastore_ready() -> None:
         raise problem
 
 
+def ready_session_factory() -> sessionmaker[Session] | None:
+    """The metastore's sessions when it is migrated and reachable, else ``None``: for
+    commands that use the metastore when there is one (``dags test``, ``dags list``)."""
+    try:
+        check_metastore_ready()
+    except MetastoreNotReady:
+        return None
+    return session_factory(get_engine())
+
+
 def _first_line(err: DBAPIError) -> str:
     text = str(err.orig if err.orig is not None else err).strip()
     return text.splitlines()[0] if text else type(err).__name__
@@ -110,11 +132,14 @@ def _schema_problem(engine: Engine, where: str) -> MetastoreNotReady | None:
     try:
         status = schema_status(engine)
     except DBAPIError as reach_err:
-        return MetastoreNotReady(f"cannot reach the metastore at {where}: {_first_line(reach_err)}")
+        return MetastoreUnreachable(
+            f"cannot reach the metastore at {where}: {_first_line(reach_err)}"
+        )
     if status.unknown:
         return MetastoreNotReady(
             f"the metastore at {where} is at revision {', '.join(status.unknown)}, which this "
-            "downwind does not know: it was migrated by a newer downwind; upgrade downwind"
+            f"downwind does not know (its latest is {status.head}): it was migrated by a newer "
+            "downwind; upgrade downwind"
         )
     if not status.is_migrated:
         return MetastoreNotReady(f"the metastore at {where} is not migrated: {RUN_MIGRATE}")

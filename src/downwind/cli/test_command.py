@@ -37,7 +37,7 @@ def test_dag(args: argparse.Namespace) -> int:
     logical_date = parse_logical_date(args.logical_date)
     conf = parse_conf(args.conf)
     dag = collect_configured_dags().get_dag(args.dag_id)
-    sessions = None if args.no_db else _metastore_sessions()
+    sessions = None if args.no_db else _ready_sessions()
     run = run_dag_in_process(
         dag,
         logical_date=logical_date,
@@ -51,17 +51,10 @@ def test_dag(args: argparse.Namespace) -> int:
     return 0 if run.state is DagRunState.SUCCESS else 1
 
 
-def _metastore_sessions():
-    """The metastore's sessions when it is migrated; ``None`` (nothing recorded) if not."""
-    from downwind.cli.metastore_session import MetastoreNotReady, check_metastore_ready
+def _ready_sessions():
+    from downwind.cli.metastore_session import ready_session_factory
 
-    try:
-        check_metastore_ready()
-    except MetastoreNotReady:
-        return None
-    from downwind.metastore.engine import get_engine, session_factory
-
-    return session_factory(get_engine())
+    return ready_session_factory()
 
 
 def _store_from_metastore(sessions):
