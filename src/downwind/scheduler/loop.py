@@ -37,7 +37,12 @@ from downwind.scheduler.liveness import (
     heartbeat_job,
     register_job,
 )
-from downwind.scheduler.runs import create_due_runs, finish_run_if_done, start_queued_runs
+from downwind.scheduler.runs import (
+    create_due_runs,
+    finish_run_if_done,
+    look_again,
+    start_queued_runs,
+)
 from downwind.scheduler.tasks import key_of, queue_ready_tasks, update_task_states
 from downwind.sdk.serialization import SerializedDAG
 from downwind.services.dag_registry import load_serialized_dag
@@ -192,7 +197,7 @@ class Scheduler:
             start_queued_runs(session, now)
             changed = self._update_running_runs(session, now)
             queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
-            workloads = [self._workload(session, ti) for ti in queued]
+            workloads = self._workloads(session, queued)
         self._start_dag_callbacks()
         for workload in workloads:
             log.info("Queued %s try %d", _label(workload), workload.try_number)
@@ -270,22 +275,34 @@ class Scheduler:
         check_dag_run_transition(DagRunState.RUNNING, DagRunState.FAILED, Actor.SCHEDULER)
         run.state = DagRunState.FAILED.value
         run.end_date = now
-        dag_row = session.get(DagModel, run.dag_id)
-        if dag_row is not None:
-            dag_row.next_dagrun_create_after = None
+        look_again(session, run.dag_id)
 
-    def _workload(self, session: Session, ti: TaskInstance) -> TaskWorkload:
-        fileloc = session.scalar(select(DagModel.fileloc).where(DagModel.dag_id == ti.dag_id))
-        key = key_of(ti)
-        return TaskWorkload(
-            key=key,
-            ti_id=ti.id,
-            try_number=ti.try_number,
-            dag_fileloc=fileloc or "",
-            queue=ti.queue or "default",
-            priority=ti.priority_weight,
-            log_path=str(task_log_path(self.settings.base_log_folder, key, ti.try_number)),
+    def _workloads(self, session: Session, queued: list[TaskInstance]) -> list[TaskWorkload]:
+        """What the executor needs to run each queued try (one query for the DAG files)."""
+        if not queued:
+            return []
+        filelocs = dict(
+            session.execute(
+                select(DagModel.dag_id, DagModel.fileloc).where(
+                    DagModel.dag_id.in_({ti.dag_id for ti in queued})
+                )
+            ).all()
         )
+        workloads = []
+        for ti in queued:
+            key = key_of(ti)
+            workloads.append(
+                TaskWorkload(
+                    key=key,
+                    ti_id=ti.id,
+                    try_number=ti.try_number,
+                    dag_fileloc=filelocs.get(ti.dag_id) or "",
+                    queue=ti.queue or "default",
+                    priority=ti.priority_weight,
+                    log_path=str(task_log_path(self.settings.base_log_folder, key, ti.try_number)),
+                )
+            )
+        return workloads
 
     def _housekeeping(self) -> None:
         self.callbacks.reap()

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from downwind.metastore.models import Backfill, DagModel, DagRun, TaskInstance
@@ -112,6 +112,13 @@ def _set_next(row: DagModel, interval: DataInterval | None) -> None:
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+def look_again(session: Session, dag_id: str) -> None:
+    """Make the next pass reconsider ``dag_id``'s schedule (a run ended, a slot is free)."""
+    session.execute(
+        update(DagModel).where(DagModel.dag_id == dag_id).values(next_dagrun_create_after=None)
+    )
+
+
 def start_queued_runs(session: Session, now: datetime) -> list[DagRun]:
     """Move queued runs to running, oldest logical date first: up to the DAG's
     ``max_active_runs`` running runs among its runs outside backfills, and up to a
@@ -187,8 +194,6 @@ def finish_run_if_done(
     check_dag_run_transition(DagRunState(run.state), outcome, Actor.SCHEDULER)
     run.state = outcome.value
     run.end_date = now
-    dag_row = session.get(DagModel, run.dag_id)
-    if dag_row is not None:
-        dag_row.next_dagrun_create_after = None  # a slot is free: look again
+    look_again(session, run.dag_id)  # a slot is free
     log.info("Run %s of DAG %s %s", run.run_id, run.dag_id, outcome.value)
     return outcome

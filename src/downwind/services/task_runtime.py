@@ -31,6 +31,7 @@ from downwind.runtime.variables import variable_from_env
 from downwind.scheduling.retry import next_retry_at
 from downwind.services.connections import get_connection
 from downwind.services.dag_registry import load_serialized_dag
+from downwind.services.variables import get_variable
 from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
 
 TI = TaskInstanceState
@@ -167,7 +168,7 @@ class DbRuntimeHandler:
         if value is not None:
             return value
         with self._sessions() as session:
-            return session.scalar(select(VariableModel.val).where(VariableModel.key == name))
+            return get_variable(session, name, None)
 
     def set_variable(self, key: TaskInstanceKey, name: str, value: str) -> None:
         with write_transaction(self._sessions) as session:
