@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,3 +73,18 @@ def run_dag() -> Callable[..., RunResult]:
         return RunResult(result, stream.getvalue())
 
     return run
+
+
+@pytest.fixture
+def dags_folder(downwind_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``$DOWNWIND_HOME/dags``; the test's additions to ``sys.path`` and ``sys.modules``
+    (helper modules of the DAG files) are undone afterwards."""
+    folder = downwind_home / "dags"
+    folder.mkdir()
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        module_file = getattr(sys.modules[name], "__file__", None) or ""
+        if module_file.startswith(str(downwind_home)):
+            del sys.modules[name]

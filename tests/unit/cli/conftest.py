@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,13 @@ WriteDag = Callable[[str, str], Path]
 
 
 @pytest.fixture
-def dags_folder(downwind_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``$DOWNWIND_HOME/dags``, no ``DOWNWIND_VAR_*``/``NO_COLOR`` from the developer; the
-    test's additions to ``sys.path`` and ``sys.modules`` are undone afterwards."""
+def dags_folder(dags_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared ``dags_folder`` (tests/conftest.py), without the developer's
+    ``DOWNWIND_VAR_*`` and ``NO_COLOR``."""
     for name in list(os.environ):
         if name.startswith("DOWNWIND_VAR_") or name == "NO_COLOR":
             monkeypatch.delenv(name)
-    folder = downwind_home / "dags"
-    folder.mkdir()
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield folder
-    for name in set(sys.modules) - before:
-        module_file = getattr(sys.modules[name], "__file__", None) or ""
-        if module_file.startswith(str(downwind_home)):
-            del sys.modules[name]
+    return dags_folder
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,21 +25,6 @@ from downwind import DAG
 from downwind.operators.empty import EmptyOperator
 START = datetime(2026, 1, 1)
 """
-
-
-@pytest.fixture
-def dags_folder(downwind_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``$DOWNWIND_HOME/dags``; the test's additions to ``sys.path`` and ``sys.modules``
-    (helper modules of the DAG files) are undone afterwards."""
-    folder = downwind_home / "dags"
-    folder.mkdir()
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield folder
-    for name in set(sys.modules) - before:
-        module_file = getattr(sys.modules[name], "__file__", None) or ""
-        if module_file.startswith(str(downwind_home)):
-            del sys.modules[name]
 
 
 @pytest.fixture
