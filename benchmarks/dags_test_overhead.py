@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from support import downwind_command, progress, verdict, warm_byte_code
 
 SHAPES = ("chain", "fanout")
 DEFAULT_SIZES = (10, 100, 500, 1000)
@@ -97,10 +98,6 @@ print(json.dumps({
 """
 
 
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
 def timed(command: Sequence[str], env: dict[str, str] | None = None) -> float:
     """Wall time of ``command`` (output discarded); fails loudly if it fails."""
     start = time.perf_counter()
@@ -115,10 +112,6 @@ def timed(command: Sequence[str], env: dict[str, str] | None = None) -> float:
 
 def median_of(repeat: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(repeat))
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
 
 
 # -- dags test ---------------------------------------------------------------------------
@@ -241,15 +234,6 @@ def authoring_import_ms() -> float:
     return (timed([sys.executable, "-c", statement]) - bare) * 1000
 
 
-def downwind_command() -> list[str]:
-    """The ``downwind`` console script of this environment (``python -m downwind`` if none)."""
-    script = Path(sys.executable).with_name("downwind")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("downwind")
-    return [found] if found else [sys.executable, "-m", "downwind"]
-
-
 # -- installed distributions -------------------------------------------------------------
 
 
@@ -326,20 +310,6 @@ def needed_distributions() -> list[tuple[str, str, int]]:
 
 
 # -- main --------------------------------------------------------------------------------
-
-
-def warm_byte_code() -> None:
-    """Measure downwind as installed: its byte code cached, as after ``pip install``.
-
-    Some shells set PYTHONDONTWRITEBYTECODE, which would make every measured process
-    compile downwind's sources again (tens of milliseconds that no user pays).
-    """
-    import compileall
-
-    import downwind
-
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(Path(downwind.__file__).parent, quiet=1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

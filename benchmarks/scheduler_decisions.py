@@ -33,12 +33,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from support import postgres_database, progress, verdict, warm_byte_code
 
 DEFAULT_SIZES = (1000, 5000, 10000)
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -72,57 +73,6 @@ PASS_KINDS = (
     ("fanout", "release"),
     ("fanout", "next"),
 )
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
-def warm_byte_code() -> None:
-    """Measure downwind as installed: its byte code cached, as after ``pip install``
-    (some shells set PYTHONDONTWRITEBYTECODE; the DAG processor's children would
-    compile downwind's sources again)."""
-    import compileall
-
-    import downwind
-
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(Path(downwind.__file__).parent, quiet=1)
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``, dropped on exit (even on failure).
-    Raises ``RuntimeError`` with the reason when the server cannot be used."""
-    try:
-        import psycopg
-        from sqlalchemy.engine import make_url
-    except ImportError as err:
-        raise RuntimeError(f"psycopg is not installed ({err})") from None
-    base = make_url(admin_url).set(drivername="postgresql")
-    try:
-        admin = psycopg.connect(
-            base.render_as_string(hide_password=False), autocommit=True, connect_timeout=3
-        )
-    except psycopg.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        raise RuntimeError(f"not reachable at {base.render_as_string()}: {first}") from None
-    name = f"downwind_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            from downwind.metastore.engine import dispose_engines
-
-            dispose_engines()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
 
 
 # -- the stub executor and the timed parts --------------------------------------------------

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -34,6 +33,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from support import downwind_command, log_tail, progress, verdict, warm_byte_code
 
 PSS_TARGET_MB = 150.0
 
@@ -56,35 +57,6 @@ with DAG(dag_id="{dag_id}", start_date=datetime(2026, 1, 1), schedule=None, tags
     load = BashOperator(task_id="load", bash_command="echo done")
     extract >> transform >> load
 '''
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
-def warm_byte_code() -> None:
-    """Measure downwind as installed: its byte code cached, as after ``pip install``
-    (some shells set PYTHONDONTWRITEBYTECODE; without cached byte code every process
-    would compile downwind's sources and hold the results)."""
-    import compileall
-
-    import downwind
-
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(Path(downwind.__file__).parent, quiet=1)
-
-
-def downwind_command() -> list[str]:
-    """The ``downwind`` console script of this environment (``python -m downwind`` if none)."""
-    script = Path(sys.executable).with_name("downwind")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("downwind")
-    return [found] if found else [sys.executable, "-m", "downwind"]
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -213,13 +185,6 @@ def running_scheduler(env: dict[str, str], log_file: Path) -> Iterator[subproces
         for pid in started:  # only the processes this scheduler started
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def log_tail(log_file: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def wait_parsed(sessions, proc: subprocess.Popen, count: int, log_file: Path, timeout: float):

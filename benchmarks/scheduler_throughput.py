@@ -33,17 +33,17 @@ import contextlib
 import itertools
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from support import downwind_command, log_tail, postgres_database, progress, verdict, warm_byte_code
 
 LATENCY_TARGET_MS = 20.0
 CHAIN_WALL_TARGET_S = 0.5
@@ -74,67 +74,7 @@ with DAG(dag_id="{dag_id}", start_date=datetime(2026, 1, 1), schedule=None) as d
 '''
 
 
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
-def warm_byte_code() -> None:
-    """Measure downwind as installed: its byte code cached, as after ``pip install``
-    (some shells set PYTHONDONTWRITEBYTECODE, which would make every worker and parser
-    process compile downwind's sources again)."""
-    import compileall
-
-    import downwind
-
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(Path(downwind.__file__).parent, quiet=1)
-
-
-def downwind_command() -> list[str]:
-    """The ``downwind`` console script of this environment (``python -m downwind`` if none)."""
-    script = Path(sys.executable).with_name("downwind")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("downwind")
-    return [found] if found else [sys.executable, "-m", "downwind"]
-
-
 # -- databases ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``, dropped on exit (even on failure).
-    Raises ``RuntimeError`` with the reason when the server cannot be used."""
-    try:
-        import psycopg
-        from sqlalchemy.engine import make_url
-    except ImportError as err:
-        raise RuntimeError(f"psycopg is not installed ({err})") from None
-    base = make_url(admin_url).set(drivername="postgresql")
-    try:
-        admin = psycopg.connect(
-            base.render_as_string(hide_password=False), autocommit=True, connect_timeout=3
-        )
-    except psycopg.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        raise RuntimeError(f"not reachable at {base.render_as_string()}: {first}") from None
-    name = f"downwind_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            from downwind.metastore.engine import dispose_engines
-
-            dispose_engines()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
 
 
 # -- a scheduler on a temporary home ------------------------------------------------------
@@ -187,13 +127,6 @@ def running_scheduler(env: dict[str, str], log_file: Path) -> Iterator[subproces
         for pid in family:  # only the processes this scheduler started
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def log_tail(log_file: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @dataclass
