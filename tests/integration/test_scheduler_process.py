@@ -236,3 +236,52 @@ def test_editing_or_breaking_a_dag_file_leaves_the_running_run_alone(
     _wait(lambda: import_error() is not None, what="the import error")
     assert "SyntaxError" in import_error()
     assert run_state() == "success"
+
+
+def test_standalone_sets_up_a_fresh_home_and_runs_what_is_triggered(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"  # does not exist yet: standalone creates it
+    env = _env(home)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "downwind", "standalone"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait(lambda: (home / "dags").is_dir(), what="the home to be created")
+        _write(
+            home,
+            "hello",
+            """
+            from datetime import datetime
+            from downwind import DAG
+            from downwind.operators.bash import BashOperator
+
+            with DAG("hello", start_date=datetime(2026, 1, 1), schedule=None):
+                BashOperator(task_id="greet", bash_command="echo hello")
+            """,
+        )
+
+        def listed() -> bool:
+            result = subprocess.run(
+                [sys.executable, "-m", "downwind", "dags", "unpause", "hello"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            return result.returncode == 0
+
+        _wait(listed, what="the new DAG to be parsed")
+        _cli(home, "dags", "trigger", "hello", "--run-id", "first")
+
+        def state() -> str:
+            return _cli(home, "dags", "state", "hello", "first").stdout.strip()
+
+        _wait(lambda: state() == "success", what="the triggered run to succeed")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "downwind standalone" in output and str(home / "dags") in output
+    assert "Scheduler stopped" in output
