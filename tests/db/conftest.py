@@ -168,3 +168,19 @@ def session(migrated_engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             outer.rollback()
+
+
+#: the ``[core] fernet_key`` of metastore tests that have no home of their own
+TEST_FERNET_KEY = "ZmVybmV0LWtleS1vZi10aGUtbWV0YXN0b3JlLXRlc3Q="
+
+
+@pytest.fixture(autouse=True)
+def _test_fernet_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Give every metastore test a ``[core] fernet_key``: the services encrypt secrets, and
+    without a key a test with no home of its own would write a generated one into the
+    developer's ``~/downwind/downwind.toml``. (``downwind_home`` hides it again: there the
+    key is generated in the test's own home.)"""
+    monkeypatch.setenv("DOWNWIND__CORE__FERNET_KEY", TEST_FERNET_KEY)
+    reset_config_cache()
+    yield
+    reset_config_cache()

@@ -30,7 +30,7 @@ def test_a_connection_from_a_uri_round_trips(session: Session) -> None:
     assert (stored.login, stored.password, stored.schema) == ("etl", "s@cret", "sales")
     assert stored.extra_dejson == {"sslmode": "require"}
     row = session.scalars(select(ConnectionModel)).one()
-    assert row.is_encrypted is False and row.password == "s@cret"
+    assert row.is_encrypted is True and "cret" not in row.password  # stored encrypted
     audit = session.scalars(select(AuditLog)).one()
     assert (audit.event, audit.owner) == ("connection.add", "ada")
     assert "cret" not in str(audit.extra)

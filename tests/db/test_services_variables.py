@@ -26,7 +26,7 @@ def test_set_get_replace_and_delete(session: Session) -> None:
     set_variable(session, "region", "us-east-1", now=NOW, owner="ada")
     (row,) = list_variables(session)
     assert (row.key, row.val, row.description) == ("region", "us-east-1", "where")
-    assert row.is_encrypted is False
+    assert row.is_encrypted is True  # stored encrypted, read back decrypted
     delete_variable(session, "region", now=NOW, owner="bob")
     assert list_variables(session) == []
     events = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()

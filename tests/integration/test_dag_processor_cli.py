@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -95,6 +96,23 @@ def test_once_stores_the_dags_and_the_import_errors_then_exits(home: Path) -> No
     assert filename == str(broken)
     assert f'File "{broken}", line 2, in <module>' in stacktrace
     assert _rows(home, "SELECT dag_id, version_number FROM dag_version") == [("nightly", 1)]
+
+
+def test_list_import_errors_shows_what_the_processor_recorded(home: Path) -> None:
+    _migrate(home)
+    assert _downwind(home, "dag-processor", "--once").returncode == 0
+    broken = home / "dags" / "broken_dag.py"
+    broken.write_text(GOOD.replace("nightly", "fixed"))  # fixed, but not parsed again yet
+
+    recorded = _downwind(home, "dags", "list-import-errors", "-o", "json")
+    assert recorded.returncode == 1, recorded.stderr
+    (error,) = json.loads(recorded.stdout)
+    assert error["filepath"] == str(broken)
+    assert error["error"].rstrip().endswith("RuntimeError: the warehouse password is not set")
+    assert error["timestamp"]
+
+    local = _downwind(home, "dags", "list-import-errors", "--local")
+    assert (local.returncode, local.stdout) == (0, "No import errors.\n")
 
 
 def test_it_refuses_to_run_on_a_metastore_that_is_not_migrated(

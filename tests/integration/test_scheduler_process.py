@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -238,9 +240,18 @@ def test_editing_or_breaking_a_dag_file_leaves_the_running_run_alone(
     assert run_state() == "success"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_standalone_sets_up_a_fresh_home_and_runs_what_is_triggered(tmp_path: Path) -> None:
     home = tmp_path / "fresh"  # does not exist yet: standalone creates it
     env = _env(home)
+    port = _free_port()
+    env["DOWNWIND__API__PORT"] = str(port)
+    api = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "downwind", "standalone"],
         env=env,
@@ -279,9 +290,32 @@ def test_standalone_sets_up_a_fresh_home_and_runs_what_is_triggered(tmp_path: Pa
             return _cli(home, "dags", "state", "hello", "first").stdout.strip()
 
         _wait(lambda: state() == "success", what="the triggered run to succeed")
+
+        # The API server runs beside the scheduler; the admin's password is in its file.
+        password_file = home / "standalone_admin_password.txt"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        password = password_file.read_text().strip()
+        _wait(lambda: _answers(f"{api}/api/v2/monitor/health"), what="the API server")
+        token = httpx.post(
+            f"{api}/auth/token", json={"username": "admin", "password": password}
+        ).json()["access_token"]
+        dag = httpx.get(
+            f"{api}/api/v2/dags/hello", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert (dag["dag_id"], dag["is_paused"]) == ("hello", False)
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "downwind standalone" in output and str(home / "dags") in output
+    assert f"login:       admin / {password}" in output  # shown once, on creation
     assert "Scheduler stopped" in output
+    assert "downwind API server stopped" in output
+    assert not _answers(f"{api}/api/v2/monitor/health")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -11,7 +11,8 @@ from downwind.exceptions import ConfigError
 
 
 def list_config(args: argparse.Namespace) -> int:
-    """Print every option's effective value and where it came from, secrets masked."""
+    """Print every option's effective value and where it came from, secrets masked (an
+    empty value shows as ``""`` in the table)."""
     section = getattr(args, "section", None)
     if section is not None:
         check_section(section)
@@ -32,7 +33,7 @@ def list_config(args: argparse.Namespace) -> int:
     else:
         print_table(
             ["section", "key", "value", "source"],
-            [[item.section, item.key, item.display(), item.source] for item in items],
+            [[item.section, item.key, item.display() or '""', item.source] for item in items],
         )
     return 0
 

@@ -74,9 +74,15 @@ def _paused_states() -> dict[str, bool] | None:
 
 
 def list_import_errors(args: argparse.Namespace) -> int:
-    """Files that failed to import, with their tracebacks; exit status 1 if any."""
-    bag = collect_configured_dags()
-    errors = [{"filepath": path, "error": text} for path, text in bag.import_errors.items()]
+    """Files that failed to import, with their tracebacks; exit status 1 if any.
+
+    As the DAG processor recorded them in the metastore (what the scheduler and the UI
+    see); with ``--local``, or when there is no migrated metastore, as parsing the dags
+    folder here gives them."""
+    errors = None if args.local else _recorded_import_errors()
+    if errors is None:
+        bag = collect_configured_dags()
+        errors = [{"filepath": path, "error": text} for path, text in bag.import_errors.items()]
     if args.output == "json":
         print_json(errors)
     elif not errors:
@@ -87,6 +93,28 @@ def list_import_errors(args: argparse.Namespace) -> int:
                 f"{error['filepath']}\n{'-' * len(error['filepath'])}\n{error['error'].rstrip()}\n"
             )
     return 1 if errors else 0
+
+
+def _recorded_import_errors() -> list[dict[str, str]] | None:
+    """The import errors in the metastore; ``None`` without a migrated metastore."""
+    from downwind.cli.metastore_session import ready_session_factory
+
+    sessions = ready_session_factory()
+    if sessions is None:
+        return None
+    from downwind.services.dags import select_import_errors
+
+    query, columns = select_import_errors()
+    with sessions() as session:
+        rows = session.scalars(query.order_by(columns["filename"])).all()
+        return [
+            {
+                "filepath": row.filename,
+                "error": row.stacktrace or "",
+                "timestamp": row.timestamp.isoformat(),
+            }
+            for row in rows
+        ]
 
 
 def show_dag(args: argparse.Namespace) -> int:

@@ -33,6 +33,15 @@ def _dags_list(p: argparse.ArgumentParser) -> None:
     _output_arg(p)
 
 
+def _dags_list_import_errors(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="parse the dags folder here instead of reading what the DAG processor recorded",
+    )
+    _output_arg(p)
+
+
 def _dags_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("dag_id")
     p.add_argument("--dot", action="store_true", help="print the graph in Graphviz dot syntax")
@@ -304,8 +313,70 @@ def _pools_set(p: argparse.ArgumentParser) -> None:
     p.add_argument("description", metavar="DESCRIPTION")
 
 
+def _username_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-u", "--username", required=True, help="the user's name")
+
+
+def _role_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-r", "--role", required=True, help="Admin, Op, User or Viewer (any case)")
+
+
+def _password_args(p: argparse.ArgumentParser) -> None:
+    given = p.add_mutually_exclusive_group()
+    given.add_argument(
+        "-p",
+        "--password",
+        help="the password (seen in the process list and shell history: prefer the others)",
+    )
+    given.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
+    p.epilog = "Without --password or --password-stdin, the password is asked for twice."
+
+
+def _users_create(p: argparse.ArgumentParser) -> None:
+    _username_arg(p)
+    _role_arg(p)
+    _password_args(p)
+
+
+def _users_delete(p: argparse.ArgumentParser) -> None:
+    _username_arg(p)
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+
+
+def _users_reset_password(p: argparse.ArgumentParser) -> None:
+    _username_arg(p)
+    _password_args(p)
+
+
+def _users_set_role(p: argparse.ArgumentParser) -> None:
+    _username_arg(p)
+    _role_arg(p)
+
+
 def _dag_processor(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="parse every DAG file once and exit")
+
+
+def _api_server(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to bind (default: [api] host, 127.0.0.1)")
+    p.add_argument(
+        "-p",
+        "--port",
+        type=int,
+        metavar="PORT",
+        help="port to listen on (default: [api] port, 8080)",
+    )
+    p.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes (default: [api] workers, 1)",
+    )
 
 
 def _config_get_value(p: argparse.ArgumentParser) -> None:
@@ -324,7 +395,7 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
         "list": ("list the DAGs in the dags folder", _dags_list, "dags_command:list_dags"),
         "list-import-errors": (
             "list DAG files that failed to load, with their tracebacks",
-            _dags_list,
+            _dags_list_import_errors,
             "dags_command:list_import_errors",
         ),
         "show": ("show a DAG's tasks and dependencies", _dags_show, "dags_command:show_dag"),
@@ -458,6 +529,21 @@ COMMANDS: dict[str, dict[str, tuple[str, Configure, str]]] = {
         "set": ("create a pool or change its slots", _pools_set, "pools_command:set_"),
         "delete": ("delete an unused pool", _pool_name_arg, "pools_command:delete"),
     },
+    "users": {
+        "create": (
+            "create a user of the API and UI with a role",
+            _users_create,
+            "users_command:create",
+        ),
+        "list": ("list the users and their roles", _output_arg, "users_command:list_"),
+        "delete": ("delete a user (asks first)", _users_delete, "users_command:delete"),
+        "reset-password": (
+            "give a user a new password",
+            _users_reset_password,
+            "users_command:reset_password_",
+        ),
+        "set-role": ("give a user another role", _users_set_role, "users_command:set_role_"),
+    },
     "db": {
         "migrate": ("create or upgrade the metastore's tables", _no_args, "db_command:migrate"),
         "check": (
@@ -499,9 +585,20 @@ TOP_LEVEL: dict[str, tuple[str, Configure, str]] = {
         "scheduler_command:scheduler",
     ),
     "standalone": (
-        "set up the home and metastore if needed, then run everything in one process",
+        "set up what is missing, then run the scheduler and the API server together",
         _no_args,
-        "scheduler_command:standalone",
+        "standalone_command:standalone",
+    ),
+    "api-server": (
+        "serve the REST API (Airflow's /api/v2) until stopped",
+        _api_server,
+        "api_server_command:api_server",
+    ),
+    "webserver": ("alias of api-server", _api_server, "api_server_command:api_server"),
+    "rotate-fernet-key": (
+        "encrypt every stored secret again with the first key of [core] fernet_key",
+        _no_args,
+        "rotate_fernet_key_command:rotate_fernet_key",
     ),
 }
 
@@ -514,6 +611,7 @@ GROUP_HELP = {
     "variables": "manage the variables in the metastore",
     "connections": "manage the connections in the metastore",
     "pools": "manage the pools in the metastore",
+    "users": "manage who may sign in to the API and UI, and their roles",
     "config": "show the effective configuration",
     "db": "migrate, check and reset the metastore",
 }

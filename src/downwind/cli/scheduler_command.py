@@ -1,17 +1,16 @@
-"""``downwind scheduler`` and ``downwind standalone``: run pipelines on their schedules.
+"""``downwind scheduler``: run pipelines on their schedules.
 
-``scheduler`` runs the scheduler loop with its executor and, unless
-``[scheduler] standalone_dag_processor`` is set, the DAG processor in the same process.
-``standalone`` is the one-command start on a fresh machine: it creates the home,
-migrates the metastore, then runs the same scheduler. SIGINT/SIGTERM stop them
-cleanly: running tries are given ``[scheduler] graceful_stop_timeout`` to finish.
+It runs the scheduler loop with its executor and, unless
+``[scheduler] standalone_dag_processor`` is set, the DAG processor in the same process
+(``downwind standalone`` runs the same, see :mod:`downwind.cli.standalone_command`).
+SIGINT/SIGTERM stop it cleanly: running tries are given
+``[scheduler] graceful_stop_timeout`` to finish.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -26,47 +25,19 @@ def scheduler(args: argparse.Namespace) -> int:
     """Run the scheduler until stopped."""
     check_metastore_ready()
     setup_logging()
-    return _run_scheduler(get_config())
+    return run_scheduler(get_config())
 
 
-def standalone(args: argparse.Namespace) -> int:
-    """Create the home and the metastore if needed, then run the scheduler (and, once the
-    API issue lands, the web server) in this process."""
-    from downwind.metastore.engine import display_url, get_engine, normalize_url
-    from downwind.metastore.migrate import upgrade
-
-    conf = get_config()
-    conf.home.mkdir(parents=True, exist_ok=True)
-    conf.core.dags_folder.mkdir(parents=True, exist_ok=True)
-    setup_logging()
-    applied = upgrade(get_engine())
-    where = display_url(normalize_url(conf.database.url, conf.home))
-    _refuse_second_scheduler_on_sqlite(conf)
-    if applied:
-        log.info("Migrated the metastore at %s (%d migration(s))", where, len(applied))
-    print(
-        "downwind standalone\n"
-        f"  home:        {conf.home}\n"
-        f"  dags folder: {conf.core.dags_folder}"
-        + (" (and the example DAGs)" if conf.core.load_examples else "")
-        + f"\n  metastore:   {where}\n"
-        f"  executor:    {conf.core.executor}, parallelism {conf.core.parallelism}\n"
-        "New DAGs start paused: `downwind dags unpause DAG_ID` switches one on. "
-        "Press Ctrl-C to stop.",
-        file=sys.stderr,
-        flush=True,
-    )
-    return _run_scheduler(conf)
-
-
-def _run_scheduler(conf: Config) -> int:
+def run_scheduler(conf: Config) -> int:
+    """Run the scheduler (executor and, unless standalone, the DAG processor) in this
+    process until SIGINT/SIGTERM."""
     from downwind.dag_processing.manager import DagProcessorManager
     from downwind.executors import create_executor
     from downwind.metastore.engine import get_engine, session_factory
     from downwind.scheduler.loop import Scheduler, settings_from_config
 
     sessions = session_factory(get_engine())
-    _refuse_second_scheduler_on_sqlite(conf)
+    refuse_second_scheduler_on_sqlite(conf)
     executor = create_executor(
         conf.core.executor,
         parallelism=conf.core.parallelism,
@@ -107,7 +78,8 @@ def _run_scheduler(conf: Config) -> int:
     return 0
 
 
-def _refuse_second_scheduler_on_sqlite(conf: Config) -> None:
+def refuse_second_scheduler_on_sqlite(conf: Config) -> None:
+    """SQLite holds one scheduler: refuse to start beside a live one."""
     from downwind.metastore.engine import get_engine, normalize_url, session_factory
     from downwind.scheduler.liveness import alive_jobs
 

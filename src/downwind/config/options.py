@@ -101,6 +101,18 @@ OPTIONS: tuple[Option, ...] = (
         'Skip Python files in the dags folder that never mention "dag" (case-insensitive), '
         "so helper modules are not imported as DAG files.",
     ),
+    Option(
+        "core",
+        "fernet_key",
+        Str(),
+        "",
+        "Fernet key that encrypts connection passwords, connection extras and variables in "
+        "the metastore. Empty: one is generated at first use and written here, in "
+        "$DOWNWIND_HOME/downwind.toml (mode 0600). Comma-separated keys rotate: the first "
+        "encrypts, all decrypt (then run `downwind rotate-fernet-key`). Give every host of "
+        "one installation the same value (e.g. by DOWNWIND__CORE__FERNET_KEY).",
+        secret=True,
+    ),
     # [scheduler]
     Option(
         "scheduler",
@@ -243,6 +255,126 @@ OPTIONS: tuple[Option, ...] = (
         Bool(),
         True,
         "Color log and progress output when writing to a terminal.",
+    ),
+    # [api]
+    Option(
+        "api",
+        "host",
+        Str(),
+        "127.0.0.1",
+        "Address the API server (`downwind api-server`) binds to; 0.0.0.0 serves every "
+        "network interface.",
+    ),
+    Option("api", "port", Int(min=1), 8080, "TCP port the API server listens on."),
+    Option(
+        "api",
+        "workers",
+        Int(min=1),
+        1,
+        "Processes serving the API (uvicorn workers). Login rate limits are kept per process.",
+    ),
+    Option(
+        "api",
+        "base_url",
+        Str(),
+        "http://127.0.0.1:8080",
+        "URL at which users reach the API server (behind a proxy: the proxy's URL); shown "
+        "in messages and links.",
+    ),
+    Option(
+        "api",
+        "maximum_page_limit",
+        Int(min=1),
+        100,
+        "Most items one page of a list endpoint returns, whatever `limit` asks for.",
+    ),
+    Option(
+        "api",
+        "fallback_page_limit",
+        Int(min=1),
+        50,
+        "Items per page of a list endpoint when the request gives no `limit`.",
+    ),
+    Option("api", "access_log", Bool(), True, "Log one line per HTTP request."),
+    Option(
+        "api",
+        "proxy_headers",
+        Bool(),
+        False,
+        "Trust X-Forwarded-For / X-Forwarded-Proto from the addresses in forwarded_allow_ips "
+        "(behind a reverse proxy), so the audit log and the login rate limit see the client's "
+        "address.",
+    ),
+    Option(
+        "api",
+        "forwarded_allow_ips",
+        Str(),
+        "127.0.0.1",
+        "Comma-separated addresses of the proxies whose X-Forwarded-* headers are trusted "
+        "when proxy_headers is on (* trusts every address).",
+    ),
+    Option(
+        "api",
+        "cors_allowed_origins",
+        Str(),
+        "",
+        "Comma-separated origins (e.g. https://tools.example.com) allowed to call the API "
+        "from a browser; empty: CORS is off.",
+    ),
+    Option(
+        "api",
+        "max_request_body_bytes",
+        Int(min=1),
+        1048576,
+        "Largest request body accepted; a larger one gets 413.",
+    ),
+    Option(
+        "api",
+        "expose_config",
+        Bool(),
+        False,
+        "Serve the configuration (secrets masked) at /api/v2/config (not implemented yet).",
+    ),
+    # [api_auth]
+    Option(
+        "api_auth",
+        "jwt_secret",
+        Str(),
+        "",
+        "Key that signs the API's tokens (HS512), at least 64 characters. Empty: one is "
+        "generated at first use and kept in $DOWNWIND_HOME/jwt_secret (mode 0600). Give "
+        "every API server of one installation the same value (e.g. by "
+        "DOWNWIND__API_AUTH__JWT_SECRET).",
+        secret=True,
+    ),
+    Option(
+        "api_auth",
+        "jwt_expiration_time",
+        Int(min=1),
+        86400,
+        "Seconds a token from POST /auth/token stays valid.",
+    ),
+    Option(
+        "api_auth",
+        "jwt_cli_expiration_time",
+        Int(min=1),
+        3600,
+        "Seconds a token from POST /auth/token/cli stays valid.",
+    ),
+    Option(
+        "api_auth",
+        "login_max_failures",
+        Int(min=1),
+        5,
+        "Failed logins allowed per client address and username within "
+        "login_failure_window; further attempts get 429 until the window has passed.",
+    ),
+    Option(
+        "api_auth",
+        "login_failure_window",
+        Int(min=1),
+        60,
+        "Seconds over which failed logins are counted (see login_max_failures).",
     ),
     # [database]
     Option(

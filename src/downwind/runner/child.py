@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from downwind.exceptions import TaskLoadError, TaskTerminated
+from downwind.runner.log_capture import RedactingStream
 from downwind.runner.log_paths import TaskLogFormatter
 from downwind.runner.task_runner import failure_outcome, run_task_try, running_task
 from downwind.runtime.pipe import PipeRuntimeClient
@@ -97,21 +98,18 @@ def run_child(
 def prepare_worker_output() -> None:
     """Set up, once in the worker, the streams and log handler its children write with.
 
-    ``sys.stdout``/``sys.stderr`` become line-buffered streams on fd 1 and 2, and the
-    root logger gets one handler in the task log format on ``sys.stderr``. A child then
-    only points fd 1 and 2 at its log file (a few system calls): building these objects
+    ``sys.stdout``/``sys.stderr`` become line-buffered streams on fd 1 and 2 that mask
+    secrets (:class:`~downwind.runner.log_capture.RedactingStream`), and the root logger
+    gets one handler in the task log format on ``sys.stderr``. A child then only points
+    fd 1 and 2 at its log file (a few system calls): building these objects
     in every child would cost more than the rest of a no-op try, because each page a
     forked child writes to is copied.
     """
     global _ROOT_HANDLER
     sys.stdout.flush()
     sys.stderr.flush()
-    sys.stdout = open(  # noqa: SIM115
-        1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
-    )
-    sys.stderr = open(  # noqa: SIM115
-        2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
-    )
+    sys.stdout = _masked_stream(1)  # type: ignore[assignment]
+    sys.stderr = _masked_stream(2)  # type: ignore[assignment]
     _ROOT_HANDLER = logging.StreamHandler(sys.stderr)
     _ROOT_HANDLER.setFormatter(TaskLogFormatter())
     root = logging.getLogger()
@@ -122,6 +120,12 @@ def prepare_worker_output() -> None:
 
 _ROOT_HANDLER: logging.Handler | None = None
 _PRCTL: Any = None
+
+
+def _masked_stream(fd: int) -> RedactingStream:
+    return RedactingStream(
+        open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    )
 
 
 def _prctl() -> Any:

@@ -1,5 +1,6 @@
 """Print an in-process run's progress: a status line per task change, each task's log
-lines prefixed with its task id, and a summary table at the end."""
+lines prefixed with its task id, and a summary table at the end. Registered secrets
+(:mod:`downwind.runtime.masking`) show as ``***``, in an error message too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
+from downwind.runtime.masking import redact
 from downwind.states import TaskInstanceState
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class ConsoleReporter:
 
     def _write(self, text: str) -> None:
         with self._lock:
-            self.stream.write(text + "\n")
+            self.stream.write(redact(text) + "\n")
             self.stream.flush()
 
     def run_started(self, run: InProcessRun) -> None:

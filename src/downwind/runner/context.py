@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from downwind import macros
 from downwind.exceptions import ConnectionNotFound, VariableNotFound
+from downwind.runtime.masking import mask_connection
 from downwind.runtime.variable import decode_json_variable, lookup_variable
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ class VariableAccessor:
 
 
 class ConnectionAccessor:
-    """``conn`` in templates: ``{{ conn.my_http.host }}``."""
+    """``conn`` in templates: ``{{ conn.my_http.host }}``. The password (and secret
+    extras) of a connection got here are masked in the task's log."""
 
     def __init__(self, client: RuntimeClient) -> None:
         self._client = client
@@ -52,6 +54,7 @@ class ConnectionAccessor:
             if default is _MISSING:
                 raise ConnectionNotFound(f"connection '{conn_id}' is not defined")
             return default
+        mask_connection(conn)
         return conn
 
     def __getattr__(self, conn_id: str) -> Connection:

@@ -6,6 +6,11 @@ the writing thread is running (``emit(task_id, line)``); lines from other thread
 where they went before. The running task is held in a context variable, so a helper
 thread started with a copy of the task's context (the execution-timeout watchdog)
 writes to the same task log.
+
+Every line a task writes passes through :func:`~downwind.runtime.masking.redact` on its
+way out, so registered secrets (connection passwords, sensitive variables) show as
+``***``: here for in-process runs, and through :class:`RedactingStream` in a task
+process of the local executor.
 """
 
 from __future__ import annotations
@@ -19,7 +24,46 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+from downwind.runtime.masking import redact
+
+__all__ = ["RedactingStream", "TaskLogCapture"]
+
 Emit = Callable[[str, str], None]
+
+
+class RedactingStream:
+    """A text stream that writes whole lines to ``original`` with secrets masked.
+
+    Text is held until its line ends (a secret written in several pieces, as ``print``
+    does with its arguments, is still found); :meth:`flush` writes what is held.
+    """
+
+    def __init__(self, original: TextIO) -> None:
+        self._original = original
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            head, newline, tail = (self._partial + text).rpartition("\n")
+            self._partial = tail
+            if newline:
+                self._original.write(redact(head + newline))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._partial:
+                self._original.write(redact(self._partial))
+                self._partial = ""
+        self._original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
 
 
 class _Routes:
@@ -121,7 +165,7 @@ class TaskLogCapture:
     """Install the routing while the ``with`` block runs."""
 
     def __init__(self, emit: Emit) -> None:
-        self._emit = emit
+        self._emit: Emit = lambda task_id, line: emit(task_id, redact(line))
         self._routes = _Routes()
         self._saved: tuple[Any, ...] = ()
 

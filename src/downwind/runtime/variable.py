@@ -8,27 +8,37 @@ from typing import Any
 
 from downwind.exceptions import DownwindException, VariableNotFound
 from downwind.runtime.current import current_client
+from downwind.runtime.masking import is_sensitive_name, mask_secret
 
 _NOTSET: Any = object()
 
 
 def lookup_variable(key: str) -> str | None:
     """The raw value of variable ``key``: through the running task's client, else from the
-    ``DOWNWIND_VAR_<KEY>`` environment variable."""
+    ``DOWNWIND_VAR_<KEY>`` environment variable. The value of a sensitive key (see
+    :func:`~downwind.runtime.masking.is_sensitive_name`) is masked in the task's log."""
     client = current_client()
     if client is not None:
-        return client.get_variable(key)
-    from downwind.runtime.variables import variable_from_env
+        value = client.get_variable(key)
+    else:
+        from downwind.runtime.variables import variable_from_env
 
-    return variable_from_env(key, os.environ)
+        value = variable_from_env(key, os.environ)
+    if value is not None and is_sensitive_name(key):
+        mask_secret(value)
+    return value
 
 
 def decode_json_variable(key: str, value: str) -> Any:
-    """``value`` of variable ``key`` decoded from JSON, or an error naming the variable."""
+    """``value`` of variable ``key`` decoded from JSON, or an error naming the variable.
+    The strings inside the value of a sensitive key are masked in the task's log."""
     try:
-        return json.loads(value)
+        decoded = json.loads(value)
     except ValueError as err:
         raise DownwindException(f"variable '{key}' does not hold valid JSON: {err}") from None
+    if is_sensitive_name(key):
+        mask_secret(decoded)
+    return decoded
 
 
 class Variable:

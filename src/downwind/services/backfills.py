@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from downwind.exceptions import DownwindException, IllegalStateTransition
@@ -50,6 +50,7 @@ from downwind.timetables import DataInterval
 
 __all__ = [
     "ACTIONS",
+    "BACKFILL_SORT_FIELDS",
     "BACKFILL_STATES",
     "CREATE",
     "DEFAULT_MAX_ACTIVE_RUNS",
@@ -73,6 +74,7 @@ __all__ = [
     "interval_at",
     "list_backfills",
     "perform_action",
+    "select_backfills",
     "set_backfill_paused",
 ]
 
@@ -232,6 +234,32 @@ def list_backfills(
     return list(session.scalars(query.order_by(Backfill.id.desc())))
 
 
+#: the fields a backfill listing may be sorted by (Airflow sorts by ``id`` only)
+BACKFILL_SORT_FIELDS = (
+    "id",
+    "dag_id",
+    "from_date",
+    "to_date",
+    "created_at",
+    "completed_at",
+    "updated_at",
+)
+
+
+def select_backfills(
+    *, dag_id: str | None = None
+) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
+    """The backfills (of ``dag_id``, known or not) and the columns of
+    :data:`BACKFILL_SORT_FIELDS`."""
+    query = select(Backfill)
+    if dag_id is not None:
+        query = query.where(Backfill.dag_id == dag_id)
+    columns: dict[str, ColumnElement[Any]] = {
+        name: getattr(Backfill, name) for name in BACKFILL_SORT_FIELDS
+    }
+    return query, columns
+
+
 def find_existing_run(session: Session, dag_id: str, logical_date: datetime) -> DagRun | None:
     """The latest run of ``dag_id`` at ``logical_date`` a backfill has to respect (a
     ``dags test`` run is not one)."""
@@ -318,6 +346,7 @@ def create_backfill(
     dry_run: bool = False,
     now: datetime,
     owner: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> BackfillPlan:
     """Record a backfill of ``dag_id`` (a user action, audited as ``backfill.create``) and
     return it with its plan: each logical date and what the backfill does there, judged
@@ -394,6 +423,7 @@ def create_backfill(
             "reprocess_behavior": reprocess_behavior,
             "max_active_runs": max_active_runs,
             "conf": checked_conf,
+            **(extra or {}),
         },
     )
     return BackfillPlan(backfill, plan)
@@ -488,6 +518,7 @@ def set_backfill_paused(
     *,
     now: datetime,
     owner: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Backfill:
     """Pause (no new run of it is created or started; running ones finish) or unpause a
     backfill; audited as ``backfill.pause`` / ``backfill.unpause``. Refused for a
@@ -502,13 +533,18 @@ def set_backfill_paused(
         owner=owner,
         now=now,
         dag_id=backfill.dag_id,
-        extra={"backfill_id": backfill.id},
+        extra={"backfill_id": backfill.id, **(extra or {})},
     )
     return backfill
 
 
 def cancel_backfill(
-    session: Session, backfill_id: int, *, now: datetime, owner: str | None = None
+    session: Session,
+    backfill_id: int,
+    *,
+    now: datetime,
+    owner: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Backfill:
     """Cancel a backfill (audited as ``backfill.cancel``): no new run of it is created or
     started; the scheduler marks its queued runs failed on its next pass and lets its
@@ -530,7 +566,7 @@ def cancel_backfill(
         owner=owner,
         now=now,
         dag_id=backfill.dag_id,
-        extra={"backfill_id": backfill.id},
+        extra={"backfill_id": backfill.id, **(extra or {})},
     )
     return backfill
 

@@ -2,8 +2,8 @@
 
 The CLI prints any of them as one ``error: ...`` line; the API maps the kinds to status
 codes: ``LookupError`` subclasses to 404, :class:`InvalidInput` to 400, the conflicts
-(:class:`DagRunAlreadyExists`, :class:`AlreadyExists`, :class:`PoolInUse` and
-:class:`~downwind.exceptions.IllegalStateTransition`) to 409.
+(:class:`DagRunAlreadyExists`, :class:`AlreadyExists`, :class:`PoolInUse`, :class:`DagInUse`
+and :class:`~downwind.exceptions.IllegalStateTransition`) to 409.
 """
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ from downwind.exceptions import DownwindException
 
 __all__ = [
     "AlreadyExists",
+    "DagInUse",
     "DagRunAlreadyExists",
+    "DagRunInUse",
     "DagRunNotFound",
+    "DagVersionNotFound",
+    "EventLogNotFound",
+    "ImportErrorNotFound",
     "InvalidInput",
     "PoolInUse",
     "PoolNotFound",
     "TaskInstanceNotFound",
+    "UserNotFound",
 ]
 
 
@@ -47,3 +53,27 @@ class PoolNotFound(DownwindException, LookupError):
 
 class PoolInUse(DownwindException):
     """The pool cannot be deleted: unfinished task instances wait or run in it."""
+
+
+class UserNotFound(DownwindException, LookupError):
+    """No user has this username."""
+
+
+class DagInUse(DownwindException):
+    """The DAG cannot be deleted: some of its task instances are queued or running."""
+
+
+class DagVersionNotFound(DownwindException, LookupError):
+    """The DAG has no stored version with this number."""
+
+
+class ImportErrorNotFound(DownwindException, LookupError):
+    """No import error has this id (the file may load again since)."""
+
+
+class EventLogNotFound(DownwindException, LookupError):
+    """No audit-log entry has this id."""
+
+
+class DagRunInUse(DagInUse):
+    """The DAG run cannot be deleted: some of its task instances are queued or running."""

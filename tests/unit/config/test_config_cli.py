@@ -51,6 +51,7 @@ def test_list_shows_values_and_sources(
     assert rows["core", "load_examples"] == ["true", "default"]
     assert rows["core", "dags_folder"] == [str(cli_home / "dags"), "default"]
     assert rows["scheduler", "catchup_by_default"] == ["true", "default"]
+    assert rows["api", "cors_allowed_origins"] == ['""', "default"]  # empty, not blank
     assert len(rows) == len(OPTIONS)
 
 

@@ -17,6 +17,7 @@ from downwind.metastore.models.import_error import ParseImportError
 from downwind.metastore.models.job import Job
 from downwind.metastore.models.pool import Pool
 from downwind.metastore.models.task_instance import TaskInstance, TaskInstanceHistory
+from downwind.metastore.models.user import UserModel
 from downwind.metastore.models.variable import VariableModel
 from downwind.metastore.models.xcom import XComModel
 
@@ -34,6 +35,7 @@ __all__ = [
     "Pool",
     "TaskInstance",
     "TaskInstanceHistory",
+    "UserModel",
     "VariableModel",
     "XComModel",
 ]

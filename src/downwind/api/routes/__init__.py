@@ -1,0 +1,36 @@
+"""The API's routes, one module per resource; each module has a ``router``.
+
+Every route declares its access rule in its ``dependencies``: ``requires(Permission.X)``
+or, for the few open ones, ``public()`` (see :mod:`downwind.api.deps`); the app refuses to
+start with a route that declares neither. A new resource adds its module to
+:data:`API_V2_ROUTERS`.
+"""
+
+from __future__ import annotations
+
+from downwind.api.routes import (
+    dag_sources,
+    dag_stats,
+    dag_tags,
+    dag_versions,
+    dags,
+    event_logs,
+    import_errors,
+    monitor,
+    tasks,
+    version,
+)
+
+#: the routers served under ``/api/v2``
+API_V2_ROUTERS = (
+    version.router,
+    monitor.router,
+    dags.router,
+    tasks.router,
+    dag_sources.router,
+    dag_tags.router,
+    dag_stats.router,
+    dag_versions.router,
+    import_errors.router,
+    event_logs.router,
+)
