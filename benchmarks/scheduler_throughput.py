@@ -217,12 +217,13 @@ def run_dag(
     finished so far."""
     from sqlalchemy import select
 
+    from downwind.metastore.engine import write_transaction
     from downwind.metastore.models import DagRun, TaskInstance
     from downwind.metastore.types import utcnow
     from downwind.services.runs import trigger_dag_run
 
     time.sleep(pause)
-    with home.sessions.begin() as session:
+    with write_transaction(home.sessions) as session:
         run_id = trigger_dag_run(session, dag_id, now=utcnow(), triggered_by="benchmark").run_id
     started = time.monotonic()
     while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from metastore_dags import NOW, etl_dag, register, scheduled_run
@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from downwind.metastore.engine import get_engine, session_factory
 from downwind.metastore.migrate import upgrade
-from downwind.metastore.models import TaskInstance, VariableModel
+from downwind.metastore.models import DagRun, TaskInstance, VariableModel
 from downwind.runtime.client import TaskInstanceKey, TaskOutcome
 from downwind.services.connections import add_connection, build_connection
 from downwind.services.task_runtime import DbRuntimeHandler, TaskNotRunnable
@@ -72,11 +72,36 @@ def test_a_failed_try_with_tries_left_waits_its_retry_delay(sessions, run_id):
     key = _queue(sessions, run_id, "extract")
     handler.start(key, 1, pid=1, hostname="box")
     handler.finish(key, TaskOutcome(TaskInstanceState.UP_FOR_RETRY, error="boom"))
+    handler.flush()
     ti = _ti(sessions, key)
     assert ti.state == "up_for_retry"
     assert ti.next_retry_at == NOW + timedelta(seconds=300)  # the default retry_delay
-    with pytest.raises(IllegalStateTransition):
-        handler.finish(key, TaskOutcome(TaskInstanceState.SUCCESS))
+
+
+def test_ends_are_applied_together_at_flush_and_a_refused_one_spares_the_others(
+    sessions, run_id, caplog
+):
+    handler = DbRuntimeHandler(sessions, environ={}, clock=lambda: NOW)
+    first, second = _queue(sessions, run_id, "extract"), _queue(sessions, run_id, "report")
+    handler.start(first, 1, pid=1, hostname="box")
+    handler.start(second, 1, pid=2, hostname="box")
+    later = NOW + timedelta(seconds=30)
+    beating = DbRuntimeHandler(sessions, environ={}, clock=lambda: later)
+    beating.heartbeat(second)
+    assert _ti(sessions, second).last_heartbeat_at == NOW  # kept until the flush
+    beating.flush()
+    assert _ti(sessions, second).last_heartbeat_at == later
+    handler.finish(first, TaskOutcome(TaskInstanceState.SUCCESS))
+    handler.finish(first, TaskOutcome(TaskInstanceState.FAILED))  # success -> failed: illegal
+    handler.set_rendered_fields(second, {"bash_command": "echo hi"})
+    handler.finish(second, TaskOutcome(TaskInstanceState.SUCCESS))
+    assert _ti(sessions, first).state == "running"  # kept until the flush
+    handler.flush()
+    assert _ti(sessions, first).state == "success"
+    assert _ti(sessions, second).state == "success"
+    assert _ti(sessions, second).rendered_fields == {"bash_command": "echo hi"}
+    refused = [r for r in caplog.records if "cannot apply finish" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].exc_info[0] is IllegalStateTransition
 
 
 def test_a_crashed_try_is_retried_while_tries_remain_then_failed(sessions, run_id):
@@ -146,5 +171,29 @@ def test_skip_tasks_skips_only_what_has_not_started(sessions, run_id):
     running = _queue(sessions, run_id, "report")
     handler.start(running, 1, pid=2, hostname="box")
     handler.skip_tasks(key, ["transform", "report"])
+    handler.flush()
     assert _ti(sessions, TaskInstanceKey("etl", run_id, "transform")).state == "skipped"
     assert _ti(sessions, running).state == "running"
+
+
+def test_a_try_is_told_its_run_and_the_interval_of_the_last_successful_run(sessions, run_id):
+    with sessions.begin() as session:
+        for day in (2, 3, 4):
+            scheduled_run(session, "etl", day)
+        for run in session.scalars(select(DagRun).where(DagRun.dag_id == "etl")):
+            if run.logical_date.day in (1, 2):
+                run.state = "success"
+            if run.logical_date.day == 3:
+                run.state = "failed"
+            if run.logical_date.day == 4:
+                run.conf = {"source": "s3"}
+                day4 = run.run_id
+    handler = DbRuntimeHandler(sessions, environ={}, clock=lambda: NOW)
+    info = handler.start(_queue(sessions, day4, "extract"), 1, pid=1, hostname="box").run
+    assert (info.run_id, info.conf) == (day4, {"source": "s3"})
+    assert info.data_interval_start == datetime(2026, 1, 4, tzinfo=UTC)
+    # the failed run of the 3rd does not count: the last success is the 2nd
+    assert info.prev_data_interval_start_success == datetime(2026, 1, 2, tzinfo=UTC)
+    assert info.prev_data_interval_end_success == datetime(2026, 1, 3, tzinfo=UTC)
+    first = handler.start(_queue(sessions, run_id, "extract"), 1, pid=2, hostname="box").run
+    assert first.prev_data_interval_start_success is None

@@ -95,6 +95,22 @@ def _ignore_sigterm():
     time.sleep(60)
 
 
+def _leave_strays():
+    same_group = subprocess.Popen(["sleep", "60"])
+    own_session = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    # a daemon: double fork, new session, its parent gone
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess; p = subprocess.Popen(['sleep', '60'], start_new_session=True,"
+         " stdout=subprocess.DEVNULL);"
+         " print(p.pid)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    daemon = int(parent.communicate()[0])
+    pids = [same_group.pid, own_session.pid, daemon]
+    (SCRATCH / "strays").write_text(" ".join(map(str, pids)))
+
+
 def _version():
     return "v1"
 
@@ -123,6 +139,7 @@ with DAG(dag_id="{dag_id}", start_date=datetime(2026, 1, 1), schedule=None) as d
     )
     PythonOperator(task_id="sleep", python_callable=_sleep, op_args=[60])
     PythonOperator(task_id="short_sleep", python_callable=_sleep, op_args=[0.3])
+    PythonOperator(task_id="strays", python_callable=_leave_strays)
     PythonOperator(task_id="stubborn", python_callable=_ignore_sigterm)
     BashOperator(
         task_id="bash_sleep",
@@ -358,7 +375,8 @@ def test_sequential_executor_runs_one_try_at_a_time_by_priority(make_harness) ->
     assert h.executor.parallelism == 1
     h.queue("short_sleep")
     h.wait_until(lambda: h.started("short_sleep"))
-    assert h.executor.open_slots == 1  # one more may wait for the worker (a backlog of 1)
+    # a backlog of ``queue_ahead`` tries may wait for the worker
+    assert h.executor.open_slots == h.executor.queue_ahead == 16
     h.queue("noop_0", priority=1)
     h.queue("noop_1", priority=5)
     h.wait_until(lambda: h.ended("noop_0") is not None)
@@ -390,6 +408,14 @@ def test_execution_timeout_stops_the_try_and_its_process_group(make_harness) -> 
     grandchild = _pid_from(h.scratch / "grandchild.pid")
     assert _killed(grandchild), "the subprocess the task started outlived its try"
     assert "timed out" in h.log_text("timeout")
+
+
+def test_processes_a_successful_try_leaves_running_are_killed_and_reaped(make_harness) -> None:
+    h = make_harness()
+    assert h.run("strays")["strays"].state is TI.SUCCESS
+    pids = [int(pid) for pid in (h.scratch / "strays").read_text().split()]
+    assert len(pids) == 3
+    assert all(_gone(pid) for pid in pids)  # killed, and no zombie left behind
 
 
 def test_kill_stops_a_running_try_and_its_command(make_harness) -> None:
@@ -602,7 +628,7 @@ def test_queueing_a_key_that_is_still_running_is_refused(make_harness) -> None:
     with pytest.raises(ExecutorError, match="already queued or running"):
         h.queue("short_sleep", try_number=2)
     assert h.executor.running == {h.key("short_sleep")}
-    assert h.executor.open_slots == 3  # parallelism 2 plus a backlog of 2, minus 1
+    assert h.executor.open_slots == 2 + 16 - 1  # parallelism 2 plus a backlog of 16, minus 1
 
 
 def test_bad_options_are_refused_with_a_clear_message() -> None:

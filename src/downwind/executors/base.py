@@ -144,6 +144,12 @@ class RuntimeHandler(Protocol):
         """The try ended and says how. The last call for this try."""
         ...
 
+    def flush(self) -> None:
+        """Apply what the calls so far may have kept for later (a handler may batch the
+        calls that need no answer until then). The handler's owner (the scheduler) calls
+        it before it reads what the tries changed; executors never need to."""
+        ...
+
     def crashed(self, key: TaskInstanceKey, reason: str) -> None:
         """The try ended without reporting an outcome (its process was killed by a
         signal, e.g. SIGKILL or the OOM killer, exited early, or its worker died);
@@ -166,6 +172,12 @@ class BaseExecutor(ABC):
     @abstractmethod
     def open_slots(self) -> int:
         """How many more workloads may be queued before they have to wait."""
+
+    @property
+    def wants_work(self) -> bool:
+        """Whether a worker may soon sit idle for want of queued work. While it is
+        false, the scheduler may gather several tries' ends into one pass."""
+        return self.open_slots > 0
 
     @property
     @abstractmethod

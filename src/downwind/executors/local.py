@@ -78,6 +78,8 @@ _MAX_EARLY_DEATHS = 3
 #: At most this many messages are handled per sync, so events reach the scheduler
 #: even under a flood of messages.
 _MAX_MESSAGES_PER_SYNC = 5000
+#: At least this many tries may wait queued for a worker (see ``queue_ahead``).
+_MIN_QUEUE_AHEAD = 16
 
 
 def _now() -> datetime:
@@ -168,6 +170,8 @@ class LocalExecutor(BaseExecutor):
         #: workers started up front; more start on demand, up to ``parallelism``, and stop
         #: again after ``idle_worker_timeout`` idle seconds
         self.warm_workers = min(parallelism, max(2, os.cpu_count() or 2))
+        #: how many tries may wait here for a free worker
+        self.queue_ahead = max(parallelism, _MIN_QUEUE_AHEAD)
         self.idle_worker_timeout = idle_worker_timeout
         self.dags_folder = None if dags_folder is None else Path(dags_folder)
         self.plugins_folder = None if plugins_folder is None else Path(plugins_folder)
@@ -271,9 +275,13 @@ class LocalExecutor(BaseExecutor):
 
     @property
     def open_slots(self) -> int:
-        # Up to ``parallelism`` more tries may wait queued here beyond those running, so
-        # a worker that frees up starts the next one at once, without a scheduler pass.
-        return max(2 * self.parallelism - len(self._running), 0)
+        # More tries may wait queued here than run, so a worker that frees up starts the
+        # next one at once, without a scheduler pass, and one pass queues many.
+        return max(self.parallelism + self.queue_ahead - len(self._running), 0)
+
+    @property
+    def wants_work(self) -> bool:
+        return len(self._pending) < self.parallelism and self.open_slots > 0
 
     @property
     def running(self) -> set[TaskInstanceKey]:

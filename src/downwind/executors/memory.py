@@ -130,6 +130,9 @@ class InMemoryRuntimeHandler:
         self._record("finish", key, outcome)
         self.outcomes[key] = outcome
 
+    def flush(self) -> None:
+        """Nothing to do: every call is applied at once."""
+
     def crashed(self, key: TaskInstanceKey, reason: str) -> None:
         self._record("crashed", key, reason)
         self.crashes[key] = reason

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from downwind.runner.child import prepare_worker_output, run_child
 from downwind.runner.log_paths import append_log_line
-from downwind.runner.process_tree import signal_session
+from downwind.runner.process_tree import become_subreaper, kill_leftovers, signal_session
 
 if TYPE_CHECKING:
     from downwind.runtime.client import TaskInstanceKey
@@ -241,6 +241,8 @@ class _Worker:
         self.hostname = socket.gethostname()
         self.selector = selectors.DefaultSelector()
         self.selector.register(conn, selectors.EVENT_READ, "executor")
+        #: whether what a try leaves running is adopted by this worker (Linux)
+        self.subreaper = become_subreaper()
 
     def serve(self) -> None:
         self.conn.send((READY, os.getpid()))
@@ -359,7 +361,10 @@ class _Worker:
 
     def _child_exited(self, child: _Child) -> None:
         # The zombie still holds its pid, so the group id cannot have been reused.
-        _signal_group(child.pid, signal.SIGKILL)
+        if self.subreaper:
+            kill_leftovers(child.pid, keep=child.pid)
+        else:
+            _signal_group(child.pid, signal.SIGKILL)
         code = _reap(child.pid)
         self._forget(child)
         self.conn.send((EXITED, code, child.kill_reason))

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,9 +41,10 @@ from downwind.scheduler.runs import (
     create_due_runs,
     finish_run_if_done,
     look_again,
+    queued_runs_mark,
     start_queued_runs,
 )
-from downwind.scheduler.tasks import key_of, queue_ready_tasks, update_task_states
+from downwind.scheduler.tasks import QueuedTry, key_of, queue_ready_tasks, update_task_states
 from downwind.sdk.serialization import SerializedDAG
 from downwind.services.dag_registry import load_serialized_dag
 from downwind.services.task_runtime import DbRuntimeHandler, run_info
@@ -60,6 +61,9 @@ TI = TaskInstanceState
 
 log = logging.getLogger("downwind.scheduler")
 _PARSE_POLL = 0.05
+#: longest time the ends of tries wait to be decided together while the executor
+#: still has queued work (see ``Scheduler._light_pass_due``)
+_MAX_GATHER = 0.1
 
 
 @dataclass
@@ -81,6 +85,8 @@ class SchedulerSettings:
     graceful_stop_timeout: float = 30.0
     #: how long a DAG-level callback may run before it is killed
     dag_callback_timeout: float = 60.0
+    #: how often an idle scheduler looks for runs triggered or cleared by others
+    trigger_probe_interval: float = 0.02
 
 
 def settings_from_config(conf: Config) -> SchedulerSettings:
@@ -124,6 +130,14 @@ class Scheduler:
         self.job_id: int | None = None
         self._last_heartbeat = 0.0
         self._last_zombie_check = 0.0
+        self._last_full_pass = -float("inf")
+        self._full_pass_due = True
+        #: runs with a try that ended since the last pass (``(dag_id, run_id)``)
+        self._dirty_runs: set[tuple[str, str]] = set()
+        self._dirty_since = 0.0
+        self._last_probe = 0.0
+        #: what :func:`queued_runs_mark` read at the last full pass
+        self._trigger_mark: Any = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -156,6 +170,7 @@ class Scheduler:
                 len(self.executor.running),
             )
         self.executor.end(self.settings.graceful_stop_timeout)
+        self.handler.flush()
         self.callbacks.close()
         if self.job_id is not None:
             with write_transaction(self.sessions) as session:
@@ -186,56 +201,115 @@ class Scheduler:
     # -- one pass ---------------------------------------------------------------------
 
     def step(self) -> list[ExecutorEvent]:
-        """One pass: runs, decisions, queueing, then wait for executor events."""
+        """One pass, then wait for executor events.
+
+        A *full* pass (due runs, backfills, queued runs, every running run) happens every
+        ``poll_interval``, after a run ended, and as soon as the trigger probe sees a run
+        queued by someone else. In between, a try's end costs a *light* pass over its
+        own run only (its downstream decided and queued at once); a try's start costs no
+        pass at all.
+        """
         now = self.clock()
+        mono = time.monotonic()
         parsing = False
         if self.processor_step is not None:
             parsing = bool(getattr(self.processor_step(now), "running", 0))
-        with write_transaction(self.sessions) as session:
-            create_due_runs(session, now)
-            advance_backfills(session, now)
-            start_queued_runs(session, now)
-            changed = self._update_running_runs(session, now)
-            queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
-            workloads = self._workloads(session, queued)
+        full = self._full_pass_due or mono - self._last_full_pass >= self.settings.poll_interval
+        workloads: list[TaskWorkload] = []
+        if full or self._light_pass_due(mono):
+            workloads = self._pass(now, full)
+            if full:
+                self._last_full_pass = mono
         self._start_dag_callbacks()
         for workload in workloads:
             log.info("Queued %s try %d", _label(workload), workload.try_number)
             self.executor.queue_workload(workload)
-        if workloads or changed:
-            wait = 0.0
-        elif parsing:  # collect the DAG files being parsed soon after they are done
-            wait = min(_PARSE_POLL, self.settings.poll_interval)
-        else:
-            wait = self.settings.poll_interval
-        events = self.executor.sync(wait)
+        events = self.executor.sync(self._wait(mono, parsing))
         for event in events:
             log.info("%s %s", _label_key(event.key), event.state or event.kind)
+            if event.kind != "started":  # an end: its run has decisions to make
+                if not self._dirty_runs:
+                    self._dirty_since = time.monotonic()
+                self._dirty_runs.add((event.key.dag_id, event.key.run_id))
+        if not events and not self._full_pass_due:
+            self._probe_triggers()
         self._housekeeping()
         return events
 
-    def _update_running_runs(self, session: Session, now: datetime) -> int:
-        changed = 0
-        runs = session.scalars(
-            select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
-        ).all()
-        for run in runs:
+    def _pass(self, now: datetime, full: bool) -> list[TaskWorkload]:
+        dirty, self._dirty_runs = self._dirty_runs, set()
+        self.handler.flush()  # what the tries said, before deciding on it
+        with write_transaction(self.sessions) as session:
+            if full:
+                create_due_runs(session, now)
+                advance_backfills(session, now)
+                start_queued_runs(session, now)
+                self._trigger_mark = queued_runs_mark(session)
+            ended = self._update_running_runs(session, now, None if full else dirty)
+            queued = queue_ready_tasks(session, self.executor.open_slots, now, self.job_id)
+        workloads = self._workloads(queued)
+        # A run that ended may let a queued one start: look again at once.
+        self._full_pass_due = ended > 0
+        return workloads
+
+    def _light_pass_due(self, mono: float) -> bool:
+        """Tries ended: decide their runs now if the executor could use more work (or
+        the ends have waited ``_MAX_GATHER`` s); else gather more ends into one pass."""
+        if not self._dirty_runs:
+            return False
+        return self.executor.wants_work or mono - self._dirty_since >= _MAX_GATHER
+
+    def _wait(self, mono: float, parsing: bool) -> float:
+        """How long the executor may wait for events before the next pass."""
+        if self._full_pass_due or self._light_pass_due(mono):
+            return 0.0
+        wait = max(self.settings.poll_interval - (mono - self._last_full_pass), 0.0)
+        if self._dirty_runs:
+            wait = min(wait, max(_MAX_GATHER - (mono - self._dirty_since), 0.0))
+        if parsing:  # collect the DAG files being parsed soon after they are done
+            wait = min(wait, _PARSE_POLL)
+        return min(wait, self.settings.trigger_probe_interval)
+
+    def _probe_triggers(self) -> None:
+        """Start a full pass now if a run was triggered or cleared since the last one
+        (a cheap indexed read, so that a trigger does not wait for ``poll_interval``)."""
+        mono = time.monotonic()
+        last_look = max(self._last_probe, self._last_full_pass)
+        if mono - last_look < self.settings.trigger_probe_interval:
+            return
+        self._last_probe = mono
+        with self.sessions() as session:
+            mark = queued_runs_mark(session)
+        if mark != self._trigger_mark:
+            self._full_pass_due = True
+
+    def _update_running_runs(
+        self, session: Session, now: datetime, only: set[tuple[str, str]] | None
+    ) -> int:
+        """Decide the task states of the running runs (of ``only`` those runs, when
+        given); return how many runs ended."""
+        ended = 0
+        query = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
+        if only is not None:
+            query = query.where(tuple_(DagRun.dag_id, DagRun.run_id).in_(list(only)))
+        for run in session.scalars(query).all():
             dag = load_serialized_dag(session, run.dag_id, run.dag_version_id)
-            count, states = update_task_states(session, run, dag, now)
-            changed += count
+            states = update_task_states(session, run, dag, now)
             timeout = dag.dagrun_timeout
             if timeout is not None and run.start_date and now - run.start_date > timeout:
                 self._time_out_run(session, run, now)
                 self._note_ended(session, run, dag, failed=True, reason="timed_out")
-                changed += 1
+                ended += 1
+                continue
+            if states is None:  # nothing to decide and work still to do
                 continue
             outcome = finish_run_if_done(session, run, dag, now, states)
             if outcome is not None:
                 failed = outcome is DagRunState.FAILED
                 reason = "task_failure" if failed else "success"
                 self._note_ended(session, run, dag, failed=failed, reason=reason)
-                changed += 1
-        return changed
+                ended += 1
+        return ended
 
     def _note_ended(
         self, session: Session, run: DagRun, dag: SerializedDAG, *, failed: bool, reason: str
@@ -277,32 +351,22 @@ class Scheduler:
         run.end_date = now
         look_again(session, run.dag_id)
 
-    def _workloads(self, session: Session, queued: list[TaskInstance]) -> list[TaskWorkload]:
-        """What the executor needs to run each queued try (one query for the DAG files)."""
-        if not queued:
-            return []
-        filelocs = dict(
-            session.execute(
-                select(DagModel.dag_id, DagModel.fileloc).where(
-                    DagModel.dag_id.in_({ti.dag_id for ti in queued})
-                )
-            ).all()
-        )
-        workloads = []
-        for ti in queued:
-            key = key_of(ti)
-            workloads.append(
-                TaskWorkload(
-                    key=key,
-                    ti_id=ti.id,
-                    try_number=ti.try_number,
-                    dag_fileloc=filelocs.get(ti.dag_id) or "",
-                    queue=ti.queue or "default",
-                    priority=ti.priority_weight,
-                    log_path=str(task_log_path(self.settings.base_log_folder, key, ti.try_number)),
-                )
+    def _workloads(self, queued: list[QueuedTry]) -> list[TaskWorkload]:
+        """What the executor needs to run each queued try."""
+        return [
+            TaskWorkload(
+                key=item.key,
+                ti_id=item.ti_id,
+                try_number=item.try_number,
+                dag_fileloc=item.dag_fileloc,
+                queue=item.queue,
+                priority=item.priority,
+                log_path=str(
+                    task_log_path(self.settings.base_log_folder, item.key, item.try_number)
+                ),
             )
-        return workloads
+            for item in queued
+        ]
 
     def _housekeeping(self) -> None:
         self.callbacks.reap()

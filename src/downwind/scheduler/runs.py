@@ -119,6 +119,18 @@ def look_again(session: Session, dag_id: str) -> None:
     )
 
 
+_QUEUED_RUNS_MARK = select(func.count(), func.max(DagRun.queued_at)).where(
+    DagRun.state == DagRunState.QUEUED.value
+)
+
+
+def queued_runs_mark(session: Session) -> tuple[int, datetime | None]:
+    """A cheap summary of the queued runs (how many, latest ``queued_at``) that changes
+    whenever a run is triggered or cleared, so a waiting scheduler can notice it."""
+    count, latest = session.execute(_QUEUED_RUNS_MARK).one()
+    return int(count), latest
+
+
 def start_queued_runs(session: Session, now: datetime) -> list[DagRun]:
     """Move queued runs to running, oldest logical date first: up to the DAG's
     ``max_active_runs`` running runs among its runs outside backfills, and up to a

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from downwind.metastore.models import DagModel, DagRun, Pool, TaskInstance
@@ -18,13 +19,33 @@ from downwind.scheduling.run_decisions import RunSnapshot, TaskShape, decide_tas
 from downwind.sdk.serialization import SerializedDAG
 from downwind.services.dag_registry import load_serialized_dag
 from downwind.services.history import archive_try, reset_try_fields
-from downwind.states import Actor, DagRunState, TaskInstanceState, check_task_transition
+from downwind.states import (
+    TASK_FINISHED,
+    Actor,
+    DagRunState,
+    TaskInstanceState,
+    check_task_transition,
+)
 
 log = logging.getLogger("downwind.scheduler")
 #: at least this many candidates are read per pass (more with more executor slots)
 _MIN_CANDIDATES = 64
 TI = TaskInstanceState
 _IN_FLIGHT = (TI.QUEUED.value, TI.RUNNING.value)
+
+
+_UNDECIDED = or_(
+    TaskInstance.state.is_(None),
+    TaskInstance.state.in_([TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value]),
+)
+_UNFINISHED = or_(
+    TaskInstance.state.is_(None),
+    TaskInstance.state.not_in([state.value for state in TASK_FINISHED]),
+)
+#: how many task instances of a run wait for a decision, and how many are unfinished
+_WAITING_COUNTS = select(
+    func.count(case((_UNDECIDED, 1))), func.count(case((_UNFINISHED, 1)))
+).where(TaskInstance.dag_id == bindparam("dag_id"), TaskInstance.run_id == bindparam("run_id"))
 
 
 @lru_cache(maxsize=256)
@@ -43,12 +64,18 @@ def _shapes(dag: SerializedDAG) -> tuple[list[str], dict[str, TaskShape]]:
 
 def update_task_states(
     session: Session, run: DagRun, dag: SerializedDAG, now: datetime
-) -> tuple[int, dict[str, TaskInstanceState | None]]:
+) -> dict[str, TaskInstanceState | None] | None:
     """Apply the trigger-rule, retry and depends_on_past decisions of one running run.
 
-    Returns how many task instances changed and the states of all of them afterwards.
-    Only the columns a decision needs are read; only changed rows are loaded whole.
+    Returns the states of all of its task instances afterwards, or ``None`` when there
+    was nothing to decide (every task instance is scheduled, in flight or finished) and
+    the run is not done: then one aggregate over the run's rows is all it costs. Only
+    the columns a decision needs are read; only changed rows are loaded whole.
     """
+    params = {"dag_id": run.dag_id, "run_id": run.run_id}
+    undecided, unfinished = session.execute(_WAITING_COUNTS, params).one()
+    if not undecided and unfinished:
+        return None
     rows = session.execute(
         select(
             TaskInstance.id, TaskInstance.task_id, TaskInstance.state, TaskInstance.next_retry_at
@@ -80,7 +107,7 @@ def update_task_states(
             if new in (TI.SKIPPED, TI.UPSTREAM_FAILED):
                 ti.end_date = now
             states[ti.task_id] = new
-    return len(changes), states
+    return states
 
 
 def _state(value: str | None) -> TaskInstanceState | None:
@@ -104,9 +131,21 @@ def _past_states(session: Session, run: DagRun) -> tuple[bool, dict[str, TaskIns
     return True, {task_id: _state(state) for task_id, state in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedTry:
+    """A task instance just moved to ``queued``: what the executor needs to run it."""
+
+    key: TaskInstanceKey
+    ti_id: str
+    try_number: int
+    queue: str
+    priority: int
+    dag_fileloc: str
+
+
 def queue_ready_tasks(
     session: Session, executor_slots: int, now: datetime, job_id: int | None
-) -> list[TaskInstance]:
+) -> list[QueuedTry]:
     """Move the ``scheduled`` task instances that fit (slots, pools, per-DAG limits) to
     ``queued``, starting their next try; return them in dispatch order."""
     if executor_slots <= 0:
@@ -114,28 +153,7 @@ def queue_ready_tasks(
     # The best candidates first, and only as many as a pass can use (plus room for
     # those a full pool or limit passes over): a run of thousands of ready tasks costs
     # one short read per pass, not a load of every row.
-    rows = session.execute(
-        select(
-            TaskInstance.id,
-            TaskInstance.dag_id,
-            TaskInstance.task_id,
-            TaskInstance.pool,
-            TaskInstance.pool_slots,
-            TaskInstance.priority_weight,
-            TaskInstance.dag_version_id,
-            DagRun.logical_date,
-        )
-        .join(
-            DagRun,
-            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
-        )
-        .where(
-            TaskInstance.state == TI.SCHEDULED.value,
-            DagRun.state == DagRunState.RUNNING.value,
-        )
-        .order_by(TaskInstance.priority_weight.desc(), DagRun.logical_date, TaskInstance.task_id)
-        .limit(max(executor_slots * 8, _MIN_CANDIDATES))
-    ).all()
+    rows = session.execute(_CANDIDATES, {"limit": max(executor_slots * 8, _MIN_CANDIDATES)}).all()
     if not rows:
         return []
     candidates = [
@@ -168,21 +186,63 @@ def queue_ready_tasks(
             lost.task_id,
             lost.pool,
         )
+    if not decision.admitted:
+        return []
+    check_task_transition(TI.SCHEDULED, TI.QUEUED, Actor.SCHEDULER)
     admitted = [candidate.key for candidate in decision.admitted]
-    by_key = {
-        ti.id: ti
-        for ti in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(admitted)))
-    }
-    queued = []
-    for key in admitted:
-        ti = by_key[key]
-        check_task_transition(TI.SCHEDULED, TI.QUEUED, Actor.SCHEDULER)
-        ti.state = TI.QUEUED.value
-        ti.try_number += 1
-        ti.queued_dttm = now
-        ti.queued_by_job_id = job_id
-        queued.append(ti)
-    return queued
+    session.execute(
+        update(TaskInstance)
+        .where(TaskInstance.id.in_(admitted), TaskInstance.state == TI.SCHEDULED.value)
+        .values(
+            state=TI.QUEUED.value,
+            try_number=TaskInstance.try_number + 1,
+            queued_dttm=now,
+            queued_by_job_id=job_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    by_id = {row.id: row for row in rows}
+    return [
+        QueuedTry(
+            key=TaskInstanceKey(row.dag_id, row.run_id, row.task_id, row.map_index),
+            ti_id=row.id,
+            try_number=row.try_number + 1,
+            queue=row.queue or "default",
+            priority=row.priority_weight,
+            dag_fileloc=row.fileloc or "",
+        )
+        for row in (by_id[key] for key in admitted)
+    ]
+
+
+_CANDIDATES = (
+    select(
+        TaskInstance.id,
+        TaskInstance.dag_id,
+        TaskInstance.run_id,
+        TaskInstance.task_id,
+        TaskInstance.map_index,
+        TaskInstance.try_number,
+        TaskInstance.queue,
+        TaskInstance.pool,
+        TaskInstance.pool_slots,
+        TaskInstance.priority_weight,
+        TaskInstance.dag_version_id,
+        DagRun.logical_date,
+        DagModel.fileloc,
+    )
+    .join(
+        DagRun,
+        (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
+    )
+    .outerjoin(DagModel, DagModel.dag_id == TaskInstance.dag_id)
+    .where(
+        TaskInstance.state == TI.SCHEDULED.value,
+        DagRun.state == DagRunState.RUNNING.value,
+    )
+    .order_by(TaskInstance.priority_weight.desc(), DagRun.logical_date, TaskInstance.task_id)
+    .limit(bindparam("limit"))
+)
 
 
 #: (dag_id, task_id, pool) already warned about, so a missing pool is said once
