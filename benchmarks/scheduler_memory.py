@@ -325,8 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.run_each:
                 progress(f"unpausing and triggering each of the {args.dags} DAGs once")
                 run_s = run_every_dag(sessions, proc, args.dags, log_file, timeout=150)
-                progress(f"all runs ended in {run_s:.1f} s; settling {args.settle:g} s")
-                time.sleep(args.settle)
+                # Idle means idle: the workers started for the burst stop after
+                # [executor] idle_worker_timeout, so wait for that too.
+                wait = conf.executor.idle_worker_timeout + args.settle
+                progress(f"all runs ended in {run_s:.1f} s; settling {wait:g} s")
+                time.sleep(wait)
                 worked = take_samples(proc.pid, args.samples)
             if proc.poll() is not None:
                 raise SystemExit(f"the scheduler exited ({proc.returncode}):\n{log_tail(log_file)}")

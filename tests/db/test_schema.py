@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from downwind.metastore.migrate import downgrade, head_revision, schema_status, upgrade
 from downwind.metastore.models import Base, Pool
 from downwind.metastore.new_migration import new_migration
+from downwind.metastore.revision import HEAD_REVISION, is_at_head
 
 
 def _differences(engine: Engine, metadata: MetaData) -> list[object]:
@@ -63,7 +64,12 @@ def test_the_first_migration_creates_the_default_pool(session: Session) -> None:
 def test_migrating_down_to_nothing_and_up_again(engine: Engine) -> None:
     upgrade(engine)
     assert schema_status(engine).current == (head_revision(),)
+    assert head_revision() == HEAD_REVISION  # the constant follows the newest migration
+    with engine.connect() as connection:
+        assert is_at_head(connection)
     downgrade(engine, "base")
+    with engine.connect() as connection:
+        assert not is_at_head(connection)
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     assert not schema_status(engine).is_migrated
     every_revision = [f"{number:04d}" for number in range(1, int(head_revision()) + 1)]

@@ -6,6 +6,7 @@
   illegal state change) -> 409;
 - a malformed request -> 422, FastAPI's list of ``{"loc", "msg", "type"}`` (without the
   rejected input, which may be a password);
+- a number too large for the metastore's columns -> 400;
 - the metastore not answering -> 503;
 - anything else -> 500 ``{"detail": "Internal Server Error"}``: the traceback goes to
   the server's log only (see :class:`~downwind.api.middleware.InternalErrors`).
@@ -19,7 +20,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from downwind.exceptions import (
     ConnectionNotFound,
@@ -86,8 +87,19 @@ async def _metastore_unavailable(request: Request, error: Exception) -> JSONResp
     )
 
 
+async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
+    # SQLite's driver raises OverflowError, PostgreSQL's a DataError (numeric value out
+    # of range): either way the request asked for a number no row can hold.
+    return JSONResponse(
+        {"detail": "A number in the request is out of range (at most 2147483647)"},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map downwind's errors, validation errors and metastore failures to responses."""
     app.add_exception_handler(DownwindException, _downwind_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _metastore_unavailable)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)

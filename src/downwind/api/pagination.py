@@ -38,6 +38,10 @@ class Pagination:
     offset: int
 
 
+#: the largest number a metastore integer column holds (PostgreSQL's ``integer``)
+MAX_INT = 2**31 - 1
+
+
 def resolve_limit(limit: int | None, *, fallback: int, maximum: int) -> int:
     """The number of rows to return: ``limit`` (``fallback`` if not given), at most
     ``maximum``."""
@@ -46,8 +50,10 @@ def resolve_limit(limit: int | None, *, fallback: int, maximum: int) -> int:
 
 def pagination(
     request: Request,
-    limit: Annotated[int | None, Query(ge=0, description="Most items to return.")] = None,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    limit: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Most items to return.")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")] = 0,
 ) -> Pagination:
     """The ``limit`` and ``offset`` of a list request."""
     api = context(request).conf.api

@@ -11,7 +11,6 @@ returns.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import logging.config
 import signal
@@ -21,8 +20,8 @@ from typing import Any
 
 import uvicorn
 
+from downwind.api.addresses import ServerStartError, check_port_free, url_of
 from downwind.config import Config
-from downwind.exceptions import DownwindException
 from downwind.security.tokens import signing_key
 
 __all__ = ["GRACEFUL_SHUTDOWN_TIMEOUT", "ServerStartError", "serve"]
@@ -32,10 +31,6 @@ log = logging.getLogger("downwind.api")
 GRACEFUL_SHUTDOWN_TIMEOUT = 30
 _APP_FACTORY = "downwind.api.app:create_app"
 _FORMAT = "[%(asctime)s] %(levelname)s %(message)s"
-
-
-class ServerStartError(DownwindException):
-    """The server cannot start (e.g. its port is taken)."""
 
 
 def log_config(access_log: bool) -> dict[str, Any]:
@@ -61,28 +56,6 @@ def log_config(access_log: bool) -> dict[str, Any]:
     }
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Raise :class:`ServerStartError` when ``host:port`` cannot be bound."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as err:
-        raise ServerStartError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise ServerStartError(
-                    f"cannot listen on {host}:{port}: the port is already in use (is another "
-                    "server running? choose another port with --port)"
-                ) from None
-            raise ServerStartError(
-                f"cannot listen on {host}:{port}: {err.strerror or err}"
-            ) from None
-
-
 @contextlib.contextmanager
 def _exit_normally_on_signals() -> Iterator[None]:
     """uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again with the
@@ -93,11 +66,6 @@ def _exit_normally_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def url_of(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
 
 
 def serve(

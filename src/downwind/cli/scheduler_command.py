@@ -47,6 +47,7 @@ def run_scheduler(conf: Config) -> int:
         kill_grace=conf.executor.kill_grace,
         timeout_grace=conf.executor.timeout_grace,
         dag_load_timeout=conf.executor.dag_load_timeout,
+        idle_worker_timeout=conf.executor.idle_worker_timeout,
     )
     processor = None
     if not conf.scheduler.standalone_dag_processor:

@@ -20,10 +20,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
 from downwind.cli.daemon import setup_logging
 from downwind.cli.metastore_session import now
 from downwind.cli.scheduler_command import refuse_second_scheduler_on_sqlite, run_scheduler
 from downwind.config import Config, get_config
+from downwind.metastore.revision import is_at_head
 
 log = logging.getLogger("downwind.standalone")
 
@@ -35,21 +39,44 @@ _API_STOP_TIMEOUT = 35.0
 
 def standalone(args: argparse.Namespace) -> int:
     """Set up what is missing, then serve the API and run the scheduler until stopped."""
-    from downwind.api.server import check_port_free, url_of
+    from downwind.api.addresses import check_port_free
     from downwind.metastore.engine import display_url, get_engine, normalize_url
-    from downwind.metastore.migrate import upgrade
 
     conf = get_config()
     conf.home.mkdir(parents=True, exist_ok=True)
     conf.core.dags_folder.mkdir(parents=True, exist_ok=True)
     setup_logging()
-    applied = upgrade(get_engine())
+    engine = get_engine()
+    applied = [] if _at_head(engine) else _upgrade(engine)
     where = display_url(normalize_url(conf.database.url, conf.home))
     refuse_second_scheduler_on_sqlite(conf)
     check_port_free(conf.api.host, conf.api.port)
     if applied:
         log.info("Migrated the metastore at %s (%d migration(s))", where, len(applied))
-    login = _admin_login(conf)
+    with _api_server():  # started first: it takes the longest to be ready
+        login = _admin_login(conf)
+        _print_banner(conf, where, login)
+        return run_scheduler(conf)
+
+
+def _upgrade(engine: Engine) -> list[object]:
+    from downwind.metastore.migrate import upgrade  # Alembic: only when there is work
+
+    return list(upgrade(engine))
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the metastore is migrated already (one query; no Alembic to load)."""
+    try:
+        with engine.connect() as connection:
+            return is_at_head(connection)
+    except DBAPIError:
+        return False
+
+
+def _print_banner(conf: Config, where: str, login: str) -> None:
+    from downwind.api.addresses import url_of
+
     print(
         "downwind standalone\n"
         f"  home:        {conf.home}\n"
@@ -65,8 +92,6 @@ def standalone(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    with _api_server():
-        return run_scheduler(conf)
 
 
 def _admin_login(conf: Config) -> str:

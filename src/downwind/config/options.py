@@ -209,6 +209,14 @@ OPTIONS: tuple[Option, ...] = (
         30.0,
         "Seconds a worker may take to import a DAG file before the try fails.",
     ),
+    Option(
+        "executor",
+        "idle_worker_timeout",
+        Float(min=0.1),
+        30.0,
+        "Seconds after which a worker started for a burst of work (beyond the warm ones, "
+        "as many as CPUs) stops again when it has had nothing to run.",
+    ),
     # [dag_processor]
     Option(
         "dag_processor",

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,7 +51,13 @@ TEST_TRIGGER = "test"
 FAILED_STATES = frozenset({TaskInstanceState.FAILED.value, TaskInstanceState.UPSTREAM_FAILED.value})
 
 
-def _compile(task_regex: str | None) -> re.Pattern[str] | None:
+def _compile(task_regex: str | None, task_ids: Collection[str] | None) -> re.Pattern[str] | None:
+    if task_ids is not None:
+        if task_regex is not None:
+            raise InvalidInput("give a task regex or a list of task ids, not both")
+        if not task_ids:
+            return re.compile("(?!)")  # matches nothing
+        return re.compile("^(?:" + "|".join(re.escape(t) for t in sorted(task_ids)) + r")\Z")
     if task_regex is None:
         return None
     try:
@@ -65,6 +72,7 @@ def clear_task_instances(
     *,
     run_ids: Iterable[str] | None = None,
     task_regex: str | None = None,
+    task_ids: Collection[str] | None = None,
     only_failed: bool = False,
     downstream: bool = False,
     upstream: bool = False,
@@ -73,28 +81,32 @@ def clear_task_instances(
     dry_run: bool = False,
     now: datetime,
     owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[TaskInstance]:
     """Clear task instances of ``dag_id`` (see the module docstring); return them, ordered
     by run logical date, then task order.
 
     Which ones: those of the runs ``run_ids`` (else of every run whose logical date lies
     from ``start_date`` to ``end_date``, both included, naive dates in the DAG's time
-    zone); of the tasks whose id ``task_regex`` matches anywhere (``re.search``; default:
-    every task), with every task downstream and/or upstream of those if asked, in the
-    DAG version each run runs; with ``only_failed``, only those ``failed`` or
-    ``upstream_failed``. With ``dry_run`` nothing changes. A user action, audited as
-    ``clear`` once per run.
+    zone); of the tasks whose id ``task_regex`` matches anywhere (``re.search``), or of
+    the tasks ``task_ids`` (default: every task), with every task downstream and/or
+    upstream of those if asked, in the DAG version each run runs; with ``only_failed``,
+    only those ``failed`` or ``upstream_failed``. With ``dry_run`` nothing changes. A
+    user action, audited as ``clear`` once per run (with ``extra`` added to the entry).
 
     Raises :class:`~downwind.exceptions.DagNotFound`,
     :class:`~downwind.services.errors.DagRunNotFound` for an unknown run id,
-    :class:`~downwind.exceptions.TaskNotFound` when ``task_regex`` matches no task,
+    :class:`~downwind.exceptions.TaskNotFound` when ``task_regex`` matches no task (or
+    one of ``task_ids`` is no task of the DAG),
     :class:`~downwind.services.errors.InvalidInput` for a malformed regex and
     :class:`~downwind.exceptions.IllegalStateTransition` when one of them is running.
     """
     get_dag_model(session, dag_id)
-    pattern = _compile(task_regex)
+    pattern = _compile(task_regex, task_ids)
     runs = _select_runs(session, dag_id, run_ids, start_date, end_date)
-    if pattern is not None:
+    if task_ids is not None:
+        _check_task_ids(session, dag_id, task_ids, runs)
+    elif pattern is not None:
         _check_pattern_matches(session, dag_id, pattern, runs)
     if not runs:
         return []
@@ -157,6 +169,7 @@ def clear_task_instances(
                 "only_failed": only_failed,
                 "downstream": downstream,
                 "upstream": upstream,
+                **(extra or {}),
             },
         )
     return cleared
@@ -196,6 +209,34 @@ def _load_graph(session: Session, run: DagRun) -> SerializedDAG | None:
         except DownwindException:
             continue
     return None
+
+
+def _known_task_ids(session: Session, dag_id: str, runs: list[DagRun]) -> set[str]:
+    """The task ids of the DAG's latest version and of the task instances of ``runs``."""
+    task_ids: set[str] = set()
+    with contextlib.suppress(DownwindException):  # no stored version: look at the runs
+        task_ids.update(load_serialized_dag(session, dag_id).task_ids)
+    if runs:
+        task_ids.update(
+            session.scalars(
+                select(TaskInstance.task_id)
+                .where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id.in_([run.run_id for run in runs]),
+                )
+                .distinct()
+            )
+        )
+    return task_ids
+
+
+def _check_task_ids(
+    session: Session, dag_id: str, task_ids: Collection[str], runs: list[DagRun]
+) -> None:
+    unknown = sorted(set(task_ids) - _known_task_ids(session, dag_id, runs))
+    if unknown:
+        them = "task" if len(unknown) == 1 else "tasks"
+        raise TaskNotFound(f"DAG '{dag_id}' has no {them} {', '.join(repr(t) for t in unknown)}")
 
 
 def _check_pattern_matches(

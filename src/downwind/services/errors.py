@@ -24,6 +24,7 @@ __all__ = [
     "PoolNotFound",
     "TaskInstanceNotFound",
     "UserNotFound",
+    "XComNotFound",
 ]
 
 
@@ -77,3 +78,7 @@ class EventLogNotFound(DownwindException, LookupError):
 
 class DagRunInUse(DagInUse):
     """The DAG run cannot be deleted: some of its task instances are queued or running."""
+
+
+class XComNotFound(DownwindException, LookupError):
+    """The task instance pushed no XCom with this key (and map index)."""

@@ -1,4 +1,4 @@
-"""DAG runs: create one (scheduler, backfill, trigger), list them, mark them.
+"""DAG runs: create one (scheduler, backfill, trigger), list them, mark them, delete one.
 
 A new run records the DAG version it runs and gets one task instance per task of that
 version, with no state yet; the scheduler takes it from there.
@@ -7,16 +7,17 @@ version, with no state yet; the scheduler takes it from there.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, Select, Text, cast, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from downwind.exceptions import DagNotFound, IllegalStateTransition
-from downwind.metastore.models import DagRun, TaskInstance
+from downwind.metastore.models import DagRun, DagVersion, TaskInstance
 from downwind.metastore.models.base import ID_LEN
 from downwind.metastore.models.dag_run import RUN_TYPES
 from downwind.runtime import serde
@@ -24,9 +25,16 @@ from downwind.sdk.serialization import SerializedDAG
 from downwind.services.audit import record_action
 from downwind.services.dag_registry import latest_version, load_serialized_dag
 from downwind.services.dags import dag_timezone, get_dag_model, to_aware
-from downwind.services.errors import DagRunAlreadyExists, DagRunNotFound, InvalidInput
+from downwind.services.errors import (
+    DagRunAlreadyExists,
+    DagRunInUse,
+    DagRunNotFound,
+    InvalidInput,
+)
+from downwind.services.listing import matches_pattern, matches_prefix
 from downwind.states import (
     DAG_RUN_FINISHED,
+    TASK_ACTIVE,
     TASK_FINISHED,
     Actor,
     DagRunState,
@@ -37,14 +45,23 @@ from downwind.states import (
 from downwind.timetables.base import DataInterval
 
 __all__ = [
+    "DAG_RUN_SORT_FIELDS",
     "RUN_ID_PATTERN",
+    "DagRunFilters",
+    "Range",
     "create_dag_run",
     "default_run_id",
+    "delete_dag_run",
     "get_dag_run",
     "list_dag_runs",
+    "parse_run_states",
+    "parse_run_types",
+    "select_dag_runs",
+    "set_dag_run_queued",
     "set_dag_run_state",
     "trigger_dag_run",
     "validate_conf",
+    "versions_by_id",
 ]
 
 #: the characters a run id may have (it names a folder of task logs): as in Airflow
@@ -206,20 +223,33 @@ def trigger_dag_run(
     triggered_by: str = "cli",
     now: datetime,
     owner: str | None = None,
+    data_interval: tuple[datetime, datetime] | None = None,
+    run_after: datetime | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> DagRun:
-    """Create a manual run of ``dag_id`` (a user action, audited as ``trigger``).
+    """Create a manual run of ``dag_id`` (a user action, audited as ``trigger``, with
+    ``extra`` added to the audit entry, e.g. the client's address).
 
-    ``logical_date`` defaults to ``now``; a naive one is in the DAG's time zone. The data
-    interval is the one the DAG's schedule infers for a manual run at that date. The conf
-    is checked by :func:`validate_conf`. A paused DAG gets its run too; the scheduler starts
-    it once the DAG is unpaused. Raises :class:`~downwind.exceptions.DagNotFound` for an
-    unknown or inactive DAG.
+    ``logical_date`` defaults to ``run_after``, else ``now``; a naive one is in the DAG's
+    time zone. The data interval is ``data_interval`` (start, end) when given, else the one
+    the DAG's schedule infers for a manual run at that date; ``run_after`` (when the run
+    may start) defaults to ``now``. The conf is checked by :func:`validate_conf`. A paused
+    DAG gets its run too; the scheduler starts it once the DAG is unpaused. Raises
+    :class:`~downwind.exceptions.DagNotFound` for an unknown or inactive DAG.
     """
     get_dag_model(session, dag_id, active=True)
     dag = load_serialized_dag(session, dag_id)
     checked = validate_conf(dag, conf)
-    logical = to_aware(logical_date, dag.timezone) or now
-    interval = dag.timetable.infer_manual_data_interval(logical)
+    try:
+        logical, interval, run_after = _manual_dates(
+            dag, logical_date, data_interval, run_after, now
+        )
+    except OverflowError:
+        raise InvalidInput(
+            "the run's dates are out of range: its logical date, data interval and run_after "
+            "(in UTC, and the data interval the schedule infers) must lie in the years 1 to "
+            "9999"
+        ) from None
     run = create_dag_run(
         session,
         dag_id,
@@ -230,6 +260,7 @@ def trigger_dag_run(
         run_id=run_id,
         triggered_by=triggered_by,
         now=now,
+        run_after=run_after,
     )
     record_action(
         session,
@@ -239,9 +270,32 @@ def trigger_dag_run(
         dag_id=dag_id,
         run_id=run.run_id,
         logical_date=logical,
-        extra={"conf": checked, "triggered_by": triggered_by},
+        extra={"conf": checked, "triggered_by": triggered_by, **(extra or {})},
     )
     return run
+
+
+def _manual_dates(
+    dag: SerializedDAG,
+    logical_date: datetime | None,
+    data_interval: tuple[datetime, datetime] | None,
+    run_after: datetime | None,
+    now: datetime,
+) -> tuple[datetime, DataInterval, datetime | None]:
+    """The logical date, data interval and ``run_after`` of a manual run (see
+    :func:`trigger_dag_run`); raises ``OverflowError`` for dates beyond year 9999."""
+    run_after = to_aware(run_after, dag.timezone)
+    logical = to_aware(logical_date, dag.timezone) or run_after or now
+    if data_interval is None:
+        return logical, dag.timetable.infer_manual_data_interval(logical), run_after
+    start, end = (to_aware(value, dag.timezone) for value in data_interval)
+    assert start is not None and end is not None
+    if start > end:
+        raise InvalidInput(
+            f"data_interval_start ({start.isoformat()}) is after data_interval_end "
+            f"({end.isoformat()})"
+        )
+    return logical, DataInterval(start, end), run_after
 
 
 def get_dag_run(session: Session, dag_id: str, run_id: str) -> DagRun:
@@ -305,8 +359,10 @@ def set_dag_run_state(
     *,
     now: datetime,
     owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> DagRun:
-    """Mark a run ``success`` or ``failed`` (a user action, audited).
+    """Mark a run ``success`` or ``failed`` (a user action, audited as
+    ``dag_run.mark_<state>``, with ``extra`` added to the audit entry).
 
     As in Airflow, its unfinished task instances are marked too: ``success`` marks every
     task instance that is not ``success``, ``skipped`` (or ``removed`` from the DAG) as
@@ -318,6 +374,7 @@ def set_dag_run_state(
         raise InvalidInput(f"a DAG run can be marked success or failed, not {new}")
     run = get_dag_run(session, dag_id, run_id)
     check_dag_run_transition(run.state, new, Actor.USER)
+    old = run.state
     tis = list(
         session.scalars(
             select(TaskInstance)
@@ -347,17 +404,270 @@ def set_dag_run_state(
         ti.state = target.value
         if ti.end_date is None:
             ti.end_date = now
-    old = run.state
     run.state = new.value
     run.end_date = now
+    _record_mark(session, run, new, old, now=now, owner=owner, extra=extra)
+    return run
+
+
+def set_dag_run_queued(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    *,
+    now: datetime,
+    owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> DagRun:
+    """Put a run back to ``queued`` (Airflow's "mark queued"; audited as
+    ``dag_run.mark_queued``): the scheduler looks at it again. Its task instances are
+    left as they are: clear them to run them again."""
+    run = get_dag_run(session, dag_id, run_id)
+    check_dag_run_transition(run.state, DagRunState.QUEUED, Actor.USER)
+    old = run.state
+    if old != DagRunState.QUEUED:
+        run.state = DagRunState.QUEUED.value
+        run.start_date = None
+        run.end_date = None
+        run.queued_at = now
+        run.last_scheduling_decision = None
+        run.updated_at = now
+    _record_mark(session, run, DagRunState.QUEUED, old, now=now, owner=owner, extra=extra)
+    return run
+
+
+def _record_mark(
+    session: Session,
+    run: DagRun,
+    new: DagRunState,
+    old: str,
+    *,
+    now: datetime,
+    owner: str | None,
+    extra: Mapping[str, Any] | None,
+) -> None:
     record_action(
         session,
         f"dag_run.mark_{new}",
         owner=owner,
         now=now,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        extra={"state": new.value, "previous_state": old, **(extra or {})},
+    )
+
+
+def delete_dag_run(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    *,
+    now: datetime,
+    owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Delete a run with its task instances, their tries and XComs (audited as
+    ``dag_run.delete``). Refused with :class:`~downwind.services.errors.DagRunInUse` while
+    one of its task instances is queued or running."""
+    run = get_dag_run(session, dag_id, run_id)
+    busy = sorted(
+        session.scalars(
+            select(TaskInstance.task_id).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.state.in_([state.value for state in TASK_ACTIVE]),
+            )
+        )
+    )
+    if busy:
+        raise DagRunInUse(
+            f"cannot delete run '{run_id}' of DAG '{dag_id}': task(s) {', '.join(busy)} "
+            "queued or running; wait for them to finish (or mark the run) first"
+        )
+    logical_date = run.logical_date
+    session.flush()
+    session.execute(delete(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    for row in list(session.identity_map.values()):  # the database cascaded the delete
+        if getattr(row, "dag_id", None) == dag_id and getattr(row, "run_id", None) == run_id:
+            session.expunge(row)
+    record_action(
+        session,
+        "dag_run.delete",
+        owner=owner,
+        now=now,
         dag_id=dag_id,
         run_id=run_id,
-        logical_date=run.logical_date,
-        extra={"state": new.value, "previous_state": old},
+        logical_date=logical_date,
+        extra=dict(extra or {}),
     )
-    return run
+
+
+# -- listing and filtering ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds on a column (``None``: no bound); a naive datetime bound is in UTC."""
+
+    gte: Any = None
+    gt: Any = None
+    lte: Any = None
+    lt: Any = None
+
+    def clauses(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        """The SQL conditions of the bounds that are set."""
+        bounds = (
+            (self.gte, column.__ge__),
+            (self.gt, column.__gt__),
+            (self.lte, column.__le__),
+            (self.lt, column.__lt__),
+        )
+        return [compare(_utc(value)) for value, compare in bounds if value is not None]
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        try:
+            return to_aware(value, UTC)
+        except OverflowError:
+            raise InvalidInput(
+                f"{value.isoformat()} is out of range: in UTC it falls outside the years 1 to 9999"
+            ) from None
+    return value
+
+
+#: Apache Airflow's run types: those downwind does not create match no run
+AIRFLOW_RUN_TYPES = (
+    *RUN_TYPES,
+    "operator_triggered",
+    "asset_triggered",
+    "asset_materialization",
+)
+
+
+def parse_run_states(values: Collection[str]) -> list[str]:
+    """``values`` checked as DAG run states; raises
+    :class:`~downwind.services.errors.InvalidInput` naming the valid ones."""
+    valid = [state.value for state in DagRunState]
+    for value in values:
+        if value not in valid:
+            raise InvalidInput(
+                f"Invalid value for state: {value!r}. Valid values are {', '.join(valid)}"
+            )
+    return list(values)
+
+
+def parse_run_types(values: Collection[str]) -> list[str]:
+    """``values`` checked as run types (Airflow's, of which downwind creates
+    ``scheduled``, ``manual`` and ``backfill``)."""
+    for value in values:
+        if value not in AIRFLOW_RUN_TYPES:
+            raise InvalidInput(
+                f"Invalid value for run type: {value!r}. Valid values are "
+                f"{', '.join(AIRFLOW_RUN_TYPES)}"
+            )
+    return list(values)
+
+
+@dataclass(frozen=True)
+class DagRunFilters:
+    """The filters of a run listing; an empty or ``None`` filter does not filter.
+
+    ``ranges`` bound the columns ``logical_date``, ``run_after``, ``start_date``,
+    ``end_date``, ``updated_at`` and ``duration`` (seconds); patterns follow
+    :mod:`downwind.services.listing`.
+    """
+
+    dag_ids: Sequence[str] = ()
+    states: Sequence[str] = ()
+    run_types: Sequence[str] = ()
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+    run_id_pattern: str | None = None
+    run_id_prefix_pattern: str | None = None
+    dag_id_pattern: str | None = None
+    dag_id_prefix_pattern: str | None = None
+    #: a substring of the run's conf as JSON text
+    conf_contains: str | None = None
+    #: versions (numbers) of the DAG the runs run
+    version_numbers: Sequence[int] = ()
+
+
+#: the fields a run listing may be sorted by (Airflow's names)
+DAG_RUN_SORT_FIELDS = (
+    "id",
+    "state",
+    "dag_id",
+    "run_id",
+    "dag_run_id",
+    "logical_date",
+    "run_after",
+    "start_date",
+    "end_date",
+    "updated_at",
+    "conf",
+    "duration",
+)
+
+
+def duration_seconds(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    """``end - start`` in seconds, in the SQL of the session's database."""
+    if session.get_bind().dialect.name == "sqlite":
+        # julianday() is precise to about a millisecond: round off the float noise
+        return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+    return func.extract("epoch", end - start)
+
+
+def select_dag_runs(
+    session: Session, filters: DagRunFilters
+) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
+    """The runs matching ``filters`` and the columns of :data:`DAG_RUN_SORT_FIELDS`."""
+    duration = duration_seconds(session, DagRun.start_date, DagRun.end_date)
+    columns: dict[str, ColumnElement[Any]] = {
+        "id": DagRun.id,
+        "state": DagRun.state,
+        "dag_id": DagRun.dag_id,
+        "run_id": DagRun.run_id,
+        "dag_run_id": DagRun.run_id,
+        "logical_date": DagRun.logical_date,
+        "run_after": DagRun.run_after,
+        "start_date": DagRun.start_date,
+        "end_date": DagRun.end_date,
+        "updated_at": DagRun.updated_at,
+        "conf": cast(DagRun.conf, Text),
+        "duration": duration,
+    }
+    query = select(DagRun)
+    if filters.dag_ids:
+        query = query.where(DagRun.dag_id.in_(list(filters.dag_ids)))
+    if filters.states:
+        query = query.where(DagRun.state.in_(parse_run_states(filters.states)))
+    if filters.run_types:
+        query = query.where(DagRun.run_type.in_(parse_run_types(filters.run_types)))
+    for name, bounds in filters.ranges.items():
+        query = query.where(*bounds.clauses(columns[name]))
+    patterns = (
+        matches_pattern(DagRun.run_id, filters.run_id_pattern),
+        matches_prefix(DagRun.run_id, filters.run_id_prefix_pattern),
+        matches_pattern(DagRun.dag_id, filters.dag_id_pattern),
+        matches_prefix(DagRun.dag_id, filters.dag_id_prefix_pattern),
+    )
+    for clause in patterns:
+        if clause is not None:
+            query = query.where(clause)
+    if filters.conf_contains:
+        query = query.where(columns["conf"].contains(filters.conf_contains, autoescape=True))
+    if filters.version_numbers:
+        query = query.join(DagVersion, DagVersion.id == DagRun.dag_version_id).where(
+            DagVersion.version_number.in_(list(filters.version_numbers))
+        )
+    return query, columns
+
+
+def versions_by_id(session: Session, version_ids: Collection[int | None]) -> dict[int, DagVersion]:
+    """The stored DAG versions of ``version_ids`` (``None`` and deleted ones left out)."""
+    wanted = {version_id for version_id in version_ids if version_id is not None}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(DagVersion).where(DagVersion.id.in_(wanted)))
+    return {row.id: row for row in rows}

@@ -4,17 +4,21 @@ Each try of a task instance writes one file (see :mod:`downwind.runner.log_paths
 :func:`locate_task_log` says which file belongs to a try and what the metastore knows
 about that try (its state, the host it ran on), so that a missing file can be explained.
 :func:`read_log` reads a file from a byte offset and returns where the next read starts:
-the CLI's ``--follow`` and the API's continuation tokens are both built on it.
+the CLI's ``--follow`` and the API's continuation tokens are both built on it
+(:func:`read_log_lines` reads whole lines, :func:`parse_log_line` splits one into its
+parts).
 """
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +35,9 @@ __all__ = [
     "TaskLogNotFound",
     "TaskTryNotFound",
     "locate_task_log",
+    "parse_log_line",
     "read_log",
+    "read_log_lines",
     "require_log_file",
 ]
 
@@ -206,3 +212,65 @@ def read_log(
     text = decoder.decode(data, final=final and eof)
     pending, _ = decoder.getstate()
     return LogChunk(text, end - len(pending), eof)
+
+
+def read_log_lines(
+    path: str | os.PathLike[str],
+    offset: int = 0,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    *,
+    final: bool = False,
+) -> LogChunk:
+    """Like :func:`read_log` (``max_bytes=None``: to the end of the file), but stops
+    after the last complete line: a line the writer has not ended yet is left for the
+    next read -- unless ``final`` and at the end of the file, or the line alone is longer
+    than ``max_bytes`` (then it comes in pieces). ``eof`` says whether the next read
+    starts at the end of the file as it is now.
+    """
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, got {offset}")
+    if max_bytes is not None and max_bytes < 1:
+        raise ValueError(f"max_bytes must be 1 or more, got {max_bytes}")
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if offset >= size:
+            return LogChunk("", offset, True)
+        file.seek(offset)
+        data = file.read(size - offset if max_bytes is None else max(max_bytes, _MIN_READ))
+    last = offset + len(data) >= size
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    if last and final:
+        text = decoder.decode(data, final=True)
+        return LogChunk(text, offset + len(data), True)
+    cut = data.rfind(b"\n")
+    if cut >= 0:
+        data = data[: cut + 1]
+    elif last:
+        data = b""  # the writer is in the middle of its last line
+    text = decoder.decode(data)
+    pending, _ = decoder.getstate()
+    end = offset + len(data) - len(pending)
+    return LogChunk(text, end, end >= size)
+
+
+# ``[2026-01-01T12:00:00.123Z] {downwind.task} INFO - message`` (runner/log_paths.py)
+_LINE = re.compile(r"\[(?P<timestamp>[^\]]+)\] \{(?P<logger>[^}]*)\} (?P<level>[A-Z]+) - ")
+
+
+def parse_log_line(line: str) -> dict[str, Any]:
+    """One line of a task log as a structured message: ``{"timestamp", "event",
+    "level", "logger"}`` for a line in downwind's log format, ``{"event": line}`` for
+    any other (a traceback, what a task printed)."""
+    match = _LINE.match(line)
+    if match is None:
+        return {"event": line}
+    try:
+        timestamp = datetime.fromisoformat(match["timestamp"])
+    except ValueError:
+        return {"event": line}
+    return {
+        "timestamp": timestamp,
+        "event": line[match.end() :],
+        "level": match["level"].lower(),
+        "logger": match["logger"],
+    }

@@ -9,6 +9,9 @@ start with a route that declares neither. A new resource adds its module to
 from __future__ import annotations
 
 from downwind.api.routes import (
+    backfills,
+    connections,
+    dag_runs,
     dag_sources,
     dag_stats,
     dag_tags,
@@ -17,8 +20,13 @@ from downwind.api.routes import (
     event_logs,
     import_errors,
     monitor,
+    pools,
+    task_instances,
+    task_logs,
     tasks,
+    variables,
     version,
+    xcom,
 )
 
 #: the routers served under ``/api/v2``
@@ -33,4 +41,12 @@ API_V2_ROUTERS = (
     dag_versions.router,
     import_errors.router,
     event_logs.router,
+    variables.router,
+    connections.router,
+    pools.router,
+    backfills.router,
+    dag_runs.router,
+    task_instances.router,
+    task_logs.router,
+    xcom.router,
 )
