@@ -104,6 +104,16 @@ def test_ends_are_applied_together_at_flush_and_a_refused_one_spares_the_others(
     assert len(refused) == 1 and refused[0].exc_info[0] is IllegalStateTransition
 
 
+def test_a_refused_start_does_not_lose_the_ends_applied_with_it(sessions, run_id):
+    handler = DbRuntimeHandler(sessions, environ={}, clock=lambda: NOW)
+    done = _queue(sessions, run_id, "extract")
+    handler.start(done, 1, pid=1, hostname="box")
+    handler.finish(done, TaskOutcome(TaskInstanceState.SUCCESS))  # pending
+    with pytest.raises(TaskNotRunnable, match="not queued"):
+        handler.start(TaskInstanceKey("etl", run_id, "report"), 1, pid=2, hostname="box")
+    assert _ti(sessions, done).state == "success"
+
+
 def test_a_crashed_try_is_retried_while_tries_remain_then_failed(sessions, run_id):
     handler = DbRuntimeHandler(sessions, environ={}, clock=lambda: NOW)
     key = _queue(sessions, run_id, "report")  # no retries
