@@ -51,6 +51,8 @@ def log_config(access_log: bool) -> dict[str, Any]:
         "loggers": {
             "downwind": handler,
             "uvicorn": handler,
+            # uvicorn's own start/stop lines repeat ours: its warnings and errors only
+            "uvicorn.error": {**handler, "level": "WARNING"},
             "uvicorn.access": {**handler, "level": "INFO" if access_log else "WARNING"},
         },
     }

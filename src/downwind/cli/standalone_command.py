@@ -14,9 +14,11 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,8 @@ log = logging.getLogger("downwind.standalone")
 PASSWORD_FILE = "standalone_admin_password.txt"
 #: how long the API server may take to stop once asked
 _API_STOP_TIMEOUT = 35.0
+#: how long the scheduler waits for the API server to listen before it starts anyway
+_API_START_TIMEOUT = 10.0
 
 
 def standalone(args: argparse.Namespace) -> int:
@@ -49,14 +53,29 @@ def standalone(args: argparse.Namespace) -> int:
     engine = get_engine()
     applied = [] if _at_head(engine) else _upgrade(engine)
     where = display_url(normalize_url(conf.database.url, conf.home))
-    refuse_second_scheduler_on_sqlite(conf)
     check_port_free(conf.api.host, conf.api.port)
     if applied:
         log.info("Migrated the metastore at %s (%d migration(s))", where, len(applied))
-    with _api_server():  # started first: it takes the longest to be ready
+    with _api_server() as server:  # started first: it takes the longest to be ready
+        refuse_second_scheduler_on_sqlite(conf)
         login = _admin_login(conf)
+        # The scheduler starts once the API listens (a second or so), so that the two
+        # do not compete for the CPUs while the server imports its routes.
+        _wait_until_listening(conf.api.host, conf.api.port, server)
         _print_banner(conf, where, login)
         return run_scheduler(conf)
+
+
+def _wait_until_listening(host: str, port: int, server: subprocess.Popen[bytes]) -> None:
+    """Return once ``host:port`` accepts connections, the server has exited (its error
+    is on stderr; the scheduler runs anyway), or :data:`_API_START_TIMEOUT` passed."""
+    deadline = time.monotonic() + _API_START_TIMEOUT
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
 
 
 def _upgrade(engine: Engine) -> list[object]:
