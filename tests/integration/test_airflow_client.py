@@ -22,8 +22,6 @@ from typing import Any
 import httpx
 import pytest
 
-airflow_client = pytest.importorskip("airflow_client.client")
-
 DAG_FILE = """
 from datetime import datetime
 from pathlib import Path
