@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from downwind.metastore.models import UserModel
@@ -195,14 +195,28 @@ def authenticate(
 ) -> UserModel | None:
     """The user when ``username`` exists, is active and ``password`` is theirs (their
     ``last_login`` becomes ``now``); else ``None``, whichever of the three failed."""
+    user = check_credentials(session, username, password)
+    if user is not None:
+        user.last_login = now
+    return user
+
+
+def check_credentials(session: Session, username: str, password: str) -> UserModel | None:
+    """:func:`authenticate` without writing anything: for a caller that checks the
+    password (deliberately slow) outside a write transaction, then records the login
+    with :func:`record_login`."""
     user = _find(session, username) if isinstance(username, str) else None
     if not isinstance(password, str):
         password = ""
     matches = verify_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not matches or not user.is_active:
         return None
-    user.last_login = now
     return user
+
+
+def record_login(session: Session, username: str, *, now: datetime) -> None:
+    """Set the ``last_login`` of ``username`` to ``now``."""
+    session.execute(update(UserModel).where(UserModel.username == username).values(last_login=now))
 
 
 def ensure_admin(session: Session, *, now: datetime) -> str | None:

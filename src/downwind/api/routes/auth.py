@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from downwind.api.deps import Now, SessionDep, client_address, context, public
+from downwind.api.deps import Now, client_address, context, public
 from downwind.api.schemas.auth import LoginBody, LoginResponse
+from downwind.metastore.engine import write_transaction
 from downwind.security.tokens import issue_token
-from downwind.services.users import authenticate
+from downwind.services.users import check_credentials, record_login
 
 __all__ = ["router"]
 
@@ -80,7 +81,6 @@ def _issue(
     request: Request,
     response: Response,
     body: LoginBody,
-    session: SessionDep,
     now: Now,
     lifetime: int,
 ) -> LoginResponse:
@@ -94,7 +94,10 @@ def _issue(
             f"Too many failed sign-ins for this user from this address: try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    user = authenticate(session, body.username, body.password, now=now)
+    # The password check is slow on purpose: do it outside SQLite's write lock, which the
+    # scheduler would otherwise wait for at every sign-in.
+    with ctx.sessions() as session:
+        user = check_credentials(session, body.username, body.password)
     if user is None:
         limiter.record_failure(key, now.timestamp())
         raise HTTPException(
@@ -103,6 +106,8 @@ def _issue(
             headers={"WWW-Authenticate": "Bearer"},
         )
     limiter.reset(key)
+    with write_transaction(ctx.sessions) as session:
+        record_login(session, user.username, now=now)
     response.headers["Cache-Control"] = "no-store"
     token = issue_token(ctx.signing_key, user.username, user.role, lifetime, now=now)
     return LoginResponse(access_token=token)
@@ -120,12 +125,11 @@ def create_token(
     request: Request,
     response: Response,
     body: Annotated[LoginBody, Depends(login_body)],
-    session: SessionDep,
     now: Now,
 ) -> LoginResponse:
     """A token valid for ``[api_auth] jwt_expiration_time`` seconds."""
     lifetime = context(request).conf.api_auth.jwt_expiration_time
-    return _issue(request, response, body, session, now, lifetime)
+    return _issue(request, response, body, now, lifetime)
 
 
 @router.post(
@@ -140,9 +144,8 @@ def create_cli_token(
     request: Request,
     response: Response,
     body: Annotated[LoginBody, Depends(login_body)],
-    session: SessionDep,
     now: Now,
 ) -> LoginResponse:
     """A token valid for ``[api_auth] jwt_cli_expiration_time`` seconds."""
     lifetime = context(request).conf.api_auth.jwt_cli_expiration_time
-    return _issue(request, response, body, session, now, lifetime)
+    return _issue(request, response, body, now, lifetime)
