@@ -62,6 +62,16 @@ def _wait(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _run_state(client: httpx.Client, run_id: str) -> str | None:
+    """The run's state; ``None`` (look again) on an answer that is not a 200, which is
+    printed so that a run that never gets there shows why."""
+    answer = client.get(f"/dags/waited/dagRuns/{run_id}")
+    if answer.status_code != 200:
+        print(f"GET run {run_id}: {answer.status_code} {answer.text}")
+        return None
+    return answer.json()["state"]
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     """A running ``downwind standalone`` with the DAG ``waited`` (unpaused): a client
@@ -109,7 +119,7 @@ def test_wait_streams_states_until_the_run_finishes(
     client, go = server
     client.post("/dags/waited/dagRuns", json={"dag_run_id": "w1"}).raise_for_status()
     logs = "/dags/waited/dagRuns/w1/taskInstances/slow/logs/1"
-    _wait(lambda: client.get("/dags/waited/dagRuns/w1").json()["state"] == "running", "a start")
+    _wait(lambda: _run_state(client, "w1") == "running", "a start")
 
     # Tail the running task's log: tokens come while it runs, the first line shows up.
     first = _wait(
