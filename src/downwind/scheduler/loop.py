@@ -216,7 +216,11 @@ class Scheduler:
             parsing = bool(getattr(self.processor_step(now), "running", 0))
         full = self._full_pass_due or mono - self._last_full_pass >= self.settings.poll_interval
         workloads: list[TaskWorkload] = []
+        events: list[ExecutorEvent] = []
         if full or self._light_pass_due(mono):
+            # Answer the tries waiting on a reply (a start) before the pass, so that they
+            # do not sit idle through it.
+            events = self._note_events(self.executor.sync(0))
             workloads = self._pass(now, full)
             if full:
                 self._last_full_pass = mono
@@ -224,16 +228,20 @@ class Scheduler:
         for workload in workloads:
             log.info("Queued %s try %d", _label(workload), workload.try_number)
             self.executor.queue_workload(workload)
-        events = self.executor.sync(self._wait(mono, parsing))
-        for event in events:
-            log.info("%s %s", _label_key(event.key), event.state or event.kind)
-            if event.kind != "started":  # an end: its run has decisions to make
-                if not self._dirty_runs:
-                    self._dirty_since = time.monotonic()
-                self._dirty_runs.add((event.key.dag_id, event.key.run_id))
+        events += self._note_events(self.executor.sync(self._wait(mono, parsing)))
         if not events and not self._full_pass_due:
             self._probe_triggers()
         self._housekeeping()
+        return events
+
+    def _note_events(self, events: list[ExecutorEvent]) -> list[ExecutorEvent]:
+        """Log the executor's events; the run of a try that ended has decisions to make."""
+        for event in events:
+            log.info("%s %s", _label_key(event.key), event.state or event.kind)
+            if event.kind != "started":
+                if not self._dirty_runs:
+                    self._dirty_since = time.monotonic()
+                self._dirty_runs.add((event.key.dag_id, event.key.run_id))
         return events
 
     def _pass(self, now: datetime, full: bool) -> list[TaskWorkload]:
