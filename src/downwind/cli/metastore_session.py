@@ -128,12 +128,8 @@ def _explain(engine: Engine, where: str, err: DBAPIError) -> DownwindException:
 def _schema_problem(engine: Engine, where: str) -> MetastoreNotReady | None:
     """Why the metastore cannot serve downwind (unreachable, not migrated, another
     schema), or ``None``."""
-    try:
-        with engine.connect() as connection:
-            if is_at_head(connection):  # the usual case, answered without Alembic
-                return None
-    except DBAPIError:
-        pass  # told precisely below
+    if is_at_head(engine):  # the usual case, answered without Alembic
+        return None
     from downwind.metastore.migrate import schema_status  # imports Alembic: only when needed
 
     try:

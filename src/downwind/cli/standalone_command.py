@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from downwind.cli.daemon import setup_logging
 from downwind.cli.metastore_session import now
@@ -51,7 +50,7 @@ def standalone(args: argparse.Namespace) -> int:
     conf.core.dags_folder.mkdir(parents=True, exist_ok=True)
     setup_logging()
     engine = get_engine()
-    applied = [] if _at_head(engine) else _upgrade(engine)
+    applied = [] if is_at_head(engine) else _upgrade(engine)
     where = display_url(normalize_url(conf.database.url, conf.home))
     check_port_free(conf.api.host, conf.api.port)
     if applied:
@@ -82,15 +81,6 @@ def _upgrade(engine: Engine) -> list[object]:
     from downwind.metastore.migrate import upgrade  # Alembic: only when there is work
 
     return list(upgrade(engine))
-
-
-def _at_head(engine: Engine) -> bool:
-    """Whether the metastore is migrated already (one query; no Alembic to load)."""
-    try:
-        with engine.connect() as connection:
-            return is_at_head(connection)
-    except DBAPIError:
-        return False
 
 
 def _print_banner(conf: Config, where: str, login: str) -> None:

@@ -8,7 +8,8 @@ checks that it is Alembic's head).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 __all__ = ["HEAD_REVISION", "is_at_head"]
 
@@ -16,8 +17,13 @@ __all__ = ["HEAD_REVISION", "is_at_head"]
 HEAD_REVISION = "0002"
 
 
-def is_at_head(connection: Connection) -> bool:
-    """Whether the metastore is at :data:`HEAD_REVISION` (raises the driver's error when
-    it has no ``alembic_version`` table or cannot be reached)."""
-    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+def is_at_head(engine: Engine) -> bool:
+    """Whether the metastore is at :data:`HEAD_REVISION`: one query. ``False`` also when
+    it cannot say (no ``alembic_version`` table, unreachable): the caller then asks
+    Alembic, which tells precisely what is wrong."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except DBAPIError:
+        return False
     return [row[0] for row in rows] == [HEAD_REVISION]
