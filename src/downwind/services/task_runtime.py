@@ -129,7 +129,7 @@ class DbRuntimeHandler:
             run = db.execute(_RUN_INFO, params).first()
             if run is None:
                 raise TaskNotRunnable(f"run {key.run_id} of DAG {key.dag_id} does not exist")
-            info = _dag_run_info(run, run.prev_start, run.prev_end)
+            info = _dag_run_info(run)
             return StartInfo(info, try_number, started.max_tries)
 
     def heartbeat(self, key: TaskInstanceKey) -> None:
@@ -364,16 +364,6 @@ _DELETE_XCOMS = delete(XComModel).where(
     XComModel.map_index == bindparam("k_map_index"),
 )
 _RENDERED_FIELDS = update(TaskInstance).where(_IS_KEY).values(rendered_fields=bindparam("fields"))
-_PREVIOUS_SUCCESS = (
-    select(DagRun.data_interval_start, DagRun.data_interval_end)
-    .where(
-        DagRun.dag_id == bindparam("k_dag_id"),
-        DagRun.state == DagRunState.SUCCESS.value,
-        DagRun.logical_date < bindparam("before"),
-    )
-    .order_by(DagRun.logical_date.desc())
-    .limit(1)
-)
 _PREVIOUS = aliased(DagRun)
 
 
@@ -410,17 +400,12 @@ _RUN_INFO = select(
 
 def run_info(session: Session, run: DagRun) -> DagRunInfo:
     """What a task (or a DAG callback) is told about ``run``."""
-    previous = None
-    if run.logical_date is not None:
-        previous = session.execute(
-            _PREVIOUS_SUCCESS, {"k_dag_id": run.dag_id, "before": run.logical_date}
-        ).first()
-    if previous is None:
-        return _dag_run_info(run, None, None)
-    return _dag_run_info(run, previous.data_interval_start, previous.data_interval_end)
+    row = session.execute(_RUN_INFO, {"k_dag_id": run.dag_id, "k_run_id": run.run_id}).one()
+    return _dag_run_info(row)
 
 
-def _dag_run_info(run: Any, prev_start: datetime | None, prev_end: datetime | None) -> DagRunInfo:
+def _dag_run_info(run: Any) -> DagRunInfo:
+    """:class:`DagRunInfo` of a row of :data:`_RUN_INFO`."""
     logical = run.logical_date or run.run_after
     return DagRunInfo(
         dag_id=run.dag_id,
@@ -431,6 +416,6 @@ def _dag_run_info(run: Any, prev_start: datetime | None, prev_end: datetime | No
         run_type=run.run_type,
         conf=dict(run.conf or {}),
         start_date=run.start_date,
-        prev_data_interval_start_success=prev_start,
-        prev_data_interval_end_success=prev_end,
+        prev_data_interval_start_success=run.prev_start,
+        prev_data_interval_end_success=run.prev_end,
     )
