@@ -8,19 +8,13 @@ wrong JSON type, so every call below is also a check of downwind's API shapes.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from standalone_process import running_standalone, wait_for
 
 DAG_FILE = """
 from datetime import datetime
@@ -51,69 +45,21 @@ with DAG("client_demo", start_date=datetime(2026, 1, 1), schedule=None, tags=["d
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
-    """A running ``downwind standalone`` on a free port: its URL, the marker file that
-    fixes the flaky task, and the admin's password."""
+    """A running ``downwind standalone``: its URL, the marker file that fixes the flaky
+    task, and the admin's password."""
     home = tmp_path / "home"
     fixed = tmp_path / "fixed"
     (home / "dags").mkdir(parents=True)
     (home / "dags" / "client_demo.py").write_text(
         textwrap.dedent(DAG_FILE.format(fixed=str(fixed)))
     )
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWIND")}
-    env.update(
-        DOWNWIND_HOME=str(home),
-        DOWNWIND__CORE__LOAD_EXAMPLES="false",
-        DOWNWIND__API__PORT=str(port),
-        DOWNWIND__DAG_PROCESSOR__REFRESH_INTERVAL="0.2",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "downwind", "standalone"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: _healthy(url), "the API server")
-        password = (home / "standalone_admin_password.txt").read_text().strip()
-        yield url, fixed, password
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+    with running_standalone(home) as standalone:
+        yield standalone.url, fixed, standalone.password
     # the password is stored hashed only: no file but its own holds it in clear
-    holders = [
-        path
-        for path in home.rglob("*")
-        if path.is_file() and password.encode() in path.read_bytes()
-    ]
+    password = standalone.password.encode()
+    holders = [path for path in home.rglob("*") if path.is_file() and password in path.read_bytes()]
     assert holders == [home / "standalone_admin_password.txt"]
 
 
@@ -142,7 +88,7 @@ def test_the_official_client_triggers_follows_reads_and_clears(
         assert VersionApi(client).get_version().version
 
         dags = DAGApi(client)
-        _wait(lambda: dags.get_dags(dag_id_pattern="client_demo").total_entries == 1, "the DAG")
+        wait_for(lambda: dags.get_dags(dag_id_pattern="client_demo").total_entries == 1, "the DAG")
         dags.patch_dag("client_demo", DAGPatchBody(is_paused=False))
         assert dags.get_dag("client_demo").is_paused is False
 
@@ -152,7 +98,7 @@ def test_the_official_client_triggers_follows_reads_and_clears(
             TriggerDAGRunPostBody(dag_run_id="r1", logical_date=None, conf={"source": "s3"}),
         )
         assert (run.dag_run_id, run.conf) == ("r1", {"source": "s3"})
-        _wait(lambda: runs.get_dag_run("client_demo", "r1").state == "failed", "the run to fail")
+        wait_for(lambda: runs.get_dag_run("client_demo", "r1").state == "failed", "the run to fail")
 
         tis = TaskInstanceApi(client)
         states = {
@@ -171,7 +117,7 @@ def test_the_official_client_triggers_follows_reads_and_clears(
             ),
         )
         assert sorted(ti.task_id for ti in cleared.task_instances) == ["flaky", "report"]
-        _wait(lambda: runs.get_dag_run("client_demo", "r1").state == "success", "the rerun")
+        wait_for(lambda: runs.get_dag_run("client_demo", "r1").state == "success", "the rerun")
         final = {
             ti.task_id: ti for ti in tis.get_task_instances("client_demo", "r1").task_instances
         }

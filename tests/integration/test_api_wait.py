@@ -5,19 +5,13 @@ finished; a tailing client reads a running task's log with continuation tokens."
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from standalone_process import running_standalone, wait_for
 
 DAG_FILE = """
 import time
@@ -43,25 +37,6 @@ with DAG("waited", start_date=datetime(2026, 1, 1), schedule=None) as dag:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except httpx.HTTPError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _run_state(client: httpx.Client, run_id: str) -> str | None:
     """The run's state; ``None`` (look again) on an answer that is not a 200, which is
     printed so that a run that never gets there shows why."""
@@ -79,38 +54,17 @@ def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     home, go = tmp_path / "home", tmp_path / "go"
     (home / "dags").mkdir(parents=True)
     (home / "dags" / "waited.py").write_text(textwrap.dedent(DAG_FILE.format(go=str(go))))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWIND")}
-    env.update(
-        DOWNWIND_HOME=str(home),
-        DOWNWIND__CORE__LOAD_EXAMPLES="false",
-        DOWNWIND__API__PORT=str(port),
-        DOWNWIND__DAG_PROCESSOR__REFRESH_INTERVAL="0.2",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "downwind", "standalone"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(f"{url}/api/v2/monitor/health").status_code == 200, "the API")
-        password = (home / "standalone_admin_password.txt").read_text().strip()
-        token = httpx.post(
-            f"{url}/auth/token", json={"username": "admin", "password": password}
-        ).json()["access_token"]
-        with httpx.Client(
-            base_url=f"{url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        ) as client:
-            _wait(lambda: client.get("/dags/waited").status_code == 200, "the DAG")
-            client.patch("/dags/waited", json={"is_paused": False}).raise_for_status()
-            yield client, go
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+    with (
+        running_standalone(home) as standalone,
+        httpx.Client(
+            base_url=f"{standalone.url}/api/v2",
+            headers={"Authorization": f"Bearer {standalone.token()}"},
+            timeout=30,
+        ) as client,
+    ):
+        wait_for(lambda: client.get("/dags/waited").status_code == 200, "the DAG")
+        client.patch("/dags/waited", json={"is_paused": False}).raise_for_status()
+        yield client, go
 
 
 def test_wait_streams_states_until_the_run_finishes(
@@ -119,10 +73,10 @@ def test_wait_streams_states_until_the_run_finishes(
     client, go = server
     client.post("/dags/waited/dagRuns", json={"dag_run_id": "w1"}).raise_for_status()
     logs = "/dags/waited/dagRuns/w1/taskInstances/slow/logs/1"
-    _wait(lambda: _run_state(client, "w1") == "running", "a start")
+    wait_for(lambda: _run_state(client, "w1") == "running", "a start")
 
     # Tail the running task's log: tokens come while it runs, the first line shows up.
-    first = _wait(
+    first = wait_for(
         lambda: (page := client.get(logs).json())["content"] and page, "the first log line"
     )
     assert first["continuation_token"], "the try runs: its log may grow"

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from standalone_process import free_port
 
 from downwind.config import reset_config_cache
 from downwind.metastore.engine import create_engine_from_url, session_factory
@@ -240,16 +241,10 @@ def test_editing_or_breaking_a_dag_file_leaves_the_running_run_alone(
     assert run_state() == "success"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_standalone_sets_up_a_fresh_home_and_runs_what_is_triggered(tmp_path: Path) -> None:
     home = tmp_path / "fresh"  # does not exist yet: standalone creates it
     env = _env(home)
-    port = _free_port()
+    port = free_port()
     env["DOWNWIND__API__PORT"] = str(port)
     api = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -319,3 +314,28 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_standalone_refuses_a_port_already_taken_before_starting_anything(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    env = _env(home)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env["DOWNWIND__API__PORT"] = str(port)
+        result = subprocess.run(
+            [sys.executable, "-m", "downwind", "standalone"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"error: cannot listen on 127.0.0.1:{port}: the port is already in use" in (
+        result.stderr
+    )
+    assert "Scheduler started" not in result.stderr
+    assert not (home / "standalone_admin_password.txt").exists()
