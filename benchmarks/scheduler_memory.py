@@ -22,19 +22,18 @@ have loaded DAG files, any extra workers started under load). Linux only. Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import downwind_command, log_tail, progress, verdict, warm_byte_code
+from support import family, log_tail, progress, running_scheduler, verdict, warm_byte_code
+from support import parents as process_parents
 
 PSS_TARGET_MB = 150.0
 
@@ -60,32 +59,6 @@ with DAG(dag_id="{dag_id}", start_date=datetime(2026, 1, 1), schedule=None, tags
 
 
 # -- processes ------------------------------------------------------------------------------
-
-
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def family(root: int) -> list[int]:
-    """``root`` and its live descendants, parents before children."""
-    children: dict[int, list[int]] = {}
-    for pid, ppid in _parents().items():
-        children.setdefault(ppid, []).append(pid)
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop(0)
-        found.append(pid)
-        todo.extend(sorted(children.get(pid, [])))
-    return found
 
 
 def _cmdline(pid: int) -> str:
@@ -121,7 +94,7 @@ def _rollup(pid: int) -> dict[str, int] | None:
 def sample(root: int) -> list[Proc]:
     """Memory of ``root`` and every descendant, each with its role."""
     pids = family(root)
-    parents = _parents()
+    parents = process_parents()
     roles: dict[int, str] = {}
     found = []
     for pid in pids:
@@ -157,34 +130,6 @@ def sample(root: int) -> list[Proc]:
             )
         )
     return found
-
-
-@contextlib.contextmanager
-def running_scheduler(env: dict[str, str], log_file: Path) -> Iterator[subprocess.Popen]:
-    """``downwind scheduler`` in its own session; stopped with SIGTERM on exit, and it
-    and every process it started killed if they outlive that."""
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            [*downwind_command(), "scheduler"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield proc
-    finally:
-        started = set(family(proc.pid)[1:])
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for pid in started:  # only the processes this scheduler started
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def wait_parsed(sessions, proc: subprocess.Popen, count: int, log_file: Path, timeout: float):

@@ -33,17 +33,23 @@ import contextlib
 import itertools
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import downwind_command, log_tail, postgres_database, progress, verdict, warm_byte_code
+from support import (
+    log_tail,
+    postgres_database,
+    progress,
+    running_scheduler,
+    verdict,
+    warm_byte_code,
+)
 
 LATENCY_TARGET_MS = 20.0
 CHAIN_WALL_TARGET_S = 0.5
@@ -78,55 +84,6 @@ with DAG(dag_id="{dag_id}", start_date=datetime(2026, 1, 1), schedule=None) as d
 
 
 # -- a scheduler on a temporary home ------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc), deepest last."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-@contextlib.contextmanager
-def running_scheduler(env: dict[str, str], log_file: Path) -> Iterator[subprocess.Popen]:
-    """``downwind scheduler`` in its own session; stopped with SIGTERM on exit, and it
-    and every process it started killed if they outlive that."""
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            [*downwind_command(), "scheduler"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    family: set[int] = set()
-    try:
-        yield proc
-    finally:
-        family.update(_descendants(proc.pid))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for pid in family:  # only the processes this scheduler started
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
 
 
 @dataclass

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -79,3 +81,58 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.close()
+
+
+def parents() -> dict[int, int]:
+    """``{pid: parent pid}`` of every live process (Linux /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def family(root: int) -> list[int]:
+    """``root`` and its live descendants, parents before children."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents().items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        found.append(pid)
+        todo.extend(sorted(children.get(pid, [])))
+    return found
+
+
+@contextlib.contextmanager
+def running_scheduler(env: dict[str, str], log_file: Path) -> Iterator[subprocess.Popen]:
+    """``downwind scheduler`` in its own session; stopped with SIGTERM on exit, and it
+    and every process it started killed if they outlive that."""
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            [*downwind_command(), "scheduler"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        started = set(family(proc.pid)[1:])
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        for pid in started:  # only the processes this scheduler started
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
